@@ -208,7 +208,7 @@ my $stopping = 0;
 $SIG{TERM} = $SIG{INT} = sub { $stopping = 1 };
 
 my $listener = IO::Socket::IP->new(LocalHost => $host, LocalPort => $port, Listen => 128, ReuseAddr => 1)
-    or do { log_line('critical', "cannot listen on $host:$port: $IO::Socket::errstr", 1); exit 1 };
+    or do { log_line('critical', "cannot listen on $host:$port: " . ($@ || $!), 1); exit 1 };
 $select->add($listener);
 my $url_host = $host =~ /:/ ? "[$host]" : $host;
 log_line('info', 'listening on http://' . $url_host . ':' . $listener->sockport, 1);
