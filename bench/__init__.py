@@ -1,0 +1,1 @@
+"""Benchmarks of pytest-wsservice. Not part of the test suite: run ``python -m bench``."""

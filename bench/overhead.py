@@ -1,0 +1,60 @@
+"""Benchmarks 1, 3, 6 and 7: whole pytest runs of generated suites.
+
+Every comparison runs its variants interleaved (a, b, c, a, b, c, ...) after one warm-up
+round that is thrown away, so a change in the machine's load hits all variants alike; the
+figure quoted is the median.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .common import PeakRss, median, run_pytest, run_pytest_with_rss
+from .suites import Suite, write_suite
+
+
+@dataclass
+class Variant:
+    """One pytest command to time: a suite plus extra arguments, under a label."""
+
+    label: str
+    suite: Suite
+    extra_args: tuple[str, ...] = ()
+
+    def run(self) -> float:
+        return run_pytest(
+            self.suite.path, [*self.suite.args, *self.extra_args],
+            expect_passed=self.suite.n_tests, env=self.suite.env,
+        ).wall
+
+    def command(self) -> str:
+        prefix = "TESTSUITE_ALLOW_ROOT=1 " if "TESTSUITE_ALLOW_ROOT" in self.suite.env else ""
+        return f"cd {self.suite.path} && {prefix}python -m pytest -q {' '.join([*self.suite.args, *self.extra_args])}"
+
+
+def interleave(variants: Sequence[Variant], rounds: int, log: Callable[[str], None] = print) -> dict[str, list[float]]:
+    """Run each variant ``rounds`` times, interleaved, after one discarded warm-up round."""
+    walls: dict[str, list[float]] = {v.label: [] for v in variants}
+    for round_no in range(rounds + 1):
+        for variant in variants:
+            wall = variant.run()
+            if round_no:
+                walls[variant.label].append(wall)
+        log(("  warm-up: " if not round_no else f"  round {round_no}/{rounds}: ") + ", ".join(
+            f"{v.label} {(walls[v.label][-1] if round_no else wall):.2f} s" for v in variants))
+    return walls
+
+
+def ratio(walls: dict[str, list[float]], top: str, bottom: str) -> float:
+    """Median of the per-round ratios top/bottom (pairs ran back to back)."""
+    return median([t / b for t, b in zip(walls[top], walls[bottom])])
+
+
+def make_suites(kinds: Sequence[str], n_tests: int, root: Path) -> dict[str, Suite]:
+    return {kind: write_suite(kind, n_tests, root / f"{kind}-{n_tests}") for kind in kinds}
+
+
+def peak_rss(suite: Suite) -> PeakRss:
+    return run_pytest_with_rss(suite.path, suite.args, expect_passed=suite.n_tests, env=suite.env)

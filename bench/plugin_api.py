@@ -1,0 +1,33 @@
+"""The few places where the benchmarks call pytest_wsservice outside pytest.
+
+Kept in one module so that a change of the plugin's Python API touches one file, and so
+that the rest of bench/ imports nothing of the plugin until a benchmark needs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Iterator
+
+from .common import has_module
+
+
+def available() -> bool:
+    """True once the plugin's process and client modules exist."""
+    return all(has_module(f"pytest_wsservice.{m}") for m in ("process", "readiness", "websocket"))
+
+
+def websocket_client(base_url: str, timeout: float = 10.0) -> Any:
+    """The client that the ``websocket_client`` fixture hands to tests, for ``base_url``."""
+    import yarl
+    from pytest_wsservice.websocket import WebSocketClient
+
+    return WebSocketClient(yarl.URL(base_url), timeout=timeout)
+
+
+@contextlib.contextmanager
+def start_service(config_path: Path, port: int, directory: Path) -> Iterator[Any]:
+    """Start the sample service from ``config_path`` as ``service_start`` does; stop it on exit."""
+    raise NotImplementedError("filled in when pytest_wsservice.process lands")
+    yield

@@ -1,0 +1,322 @@
+"""Run the harness benchmarks (issue 5: benchmarks 1-7), print a table, write the docs section.
+
+Usage (from the repository root, after ``pip install -e ".[test,bench]"``)::
+
+    python -m bench              # the full run: a few minutes on 2 cores
+    python -m bench --quick      # a smoke check: under a minute, figures not for quoting
+    python -m bench --only 1,5   # some benchmarks only
+    python bench/run.py --help
+
+The docs section (between the suite-bench markers of docs/performance.md) and the plot
+docs/performance-suite.png are rewritten after every run that is not ``--only``/``--no-docs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: python bench/run.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    __package__ = "bench"
+
+from bench import imports, overhead, plugin_api, report, startup, throughput  # noqa: E402
+from bench.common import BenchError, has_module, machine_summary, median, temp_dir  # noqa: E402
+from bench.report import Row  # noqa: E402
+
+ALL = (1, 2, 3, 4, 5, 6, 7)
+
+
+@dataclass(frozen=True)
+class Settings:
+    suite_tests: int = 200  # benchmark 1 and 7
+    suite_rounds: int = 5
+    per_test_sizes: tuple[int, int] = (100, 1000)  # benchmark 3
+    per_test_rounds: int = 5
+    start_rounds: int = 10  # benchmark 2
+    messages: int = 2000  # benchmark 4
+    connects: int = 100
+    throughput_rounds: int = 5
+    import_starts: int = 7  # benchmark 5
+    import_rounds: int = 10
+    scale_tests: int = 1000  # benchmark 6
+    scale_rounds: int = 5
+    growth_top: int | None = 5000
+    growth_rounds: int = 3
+
+
+QUICK = Settings(
+    suite_tests=20, suite_rounds=1, per_test_sizes=(20, 100), per_test_rounds=1, start_rounds=2,
+    messages=200, connects=10, throughput_rounds=1, import_starts=2, import_rounds=2,
+    scale_tests=100, scale_rounds=1, growth_top=None, growth_rounds=1,
+)
+
+
+def _plugin_ready() -> bool:
+    """The plugin counts as ready once its pytest module and client are importable."""
+    return has_module("pytest_wsservice.plugin") and has_module("pytest_wsservice.websocket")
+
+
+def _kinds() -> list[str]:
+    kinds = []
+    if _plugin_ready():
+        kinds.append("wsservice")
+    kinds.append("handwritten")
+    if has_module("testsuite"):
+        kinds.append("testsuite")
+    return kinds
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+class Bench:
+    def __init__(self, settings: Settings, only: set[int], root: Path, log) -> None:
+        self.s = settings
+        self.only = only
+        self.root = root
+        self.log = log
+        self.kinds = _kinds()
+        self.results: dict = {"machine": machine_summary(), "kinds": self.kinds}
+        self.rows: list[Row] = []
+        self.details: list[str] = []
+        self.skipped: list[str] = []
+        if "wsservice" not in self.kinds:
+            self.skipped.append("(a) pytest_wsservice: the plugin is not importable yet")
+        if "testsuite" not in self.kinds:
+            self.skipped.append("(c) testsuite: yandex-taxi-testsuite is not installed (pip install -e '.[bench]')")
+
+    # -- benchmarks 1 and 7 -------------------------------------------------------------------
+
+    def suite_overhead(self) -> None:
+        n = self.s.suite_tests
+        self.log(f"[1] {n} echo tests written three ways, {self.s.suite_rounds} interleaved rounds")
+        suites = overhead.make_suites(self.kinds, n, self.root)
+        variants = [overhead.Variant(k, suites[k]) for k in self.kinds]
+        walls = overhead.interleave(variants, self.s.suite_rounds, self.log)
+        medians = {k: median(v) for k, v in walls.items()}
+        self.results["suite"] = {"n_tests": n, "walls": walls, "median": medians}
+        measured = ", ".join(f"{k} {medians[k]:.2f} s" for k in self.kinds)
+        if "wsservice" in walls:
+            ab = overhead.ratio(walls, "wsservice", "handwritten")
+            self.results["suite"]["a/b"] = ab
+            self.rows.append(Row("1", f"suite overhead a/b ({n} tests)", f"{ab:.2f} ({measured})", "≤ 1.10", ab <= 1.10))
+            if "testsuite" in walls:
+                ac = overhead.ratio(walls, "wsservice", "testsuite")
+                self.results["suite"]["a/c"] = ac
+                self.rows.append(Row("1", f"suite overhead a/c ({n} tests)", f"{ac:.2f}", "≤ 0.70", ac <= 0.70))
+        else:
+            self.rows.append(Row("1", f"suite overhead ({n} tests)", measured + "; a/b, a/c need the plugin", "≤ 1.10 / ≤ 0.70"))
+        if "testsuite" in walls:
+            cb = overhead.ratio(walls, "testsuite", "handwritten")
+            self.details.append(f"- Benchmark 1: c/b = {cb:.2f} (testsuite against the hand-written floor).")
+        self.details.append("- Benchmark 1 commands (suites generated by `bench/suites.py`; `--keep` keeps them): "
+                            + "; ".join(f"`{v.command()}`" for v in variants))
+        if 7 in self.only:
+            self.memory(suites)
+
+    def memory(self, suites: dict) -> None:
+        self.log("[7] peak RSS during one more run of each benchmark-1 suite")
+        memory = {}
+        for kind, suite in suites.items():
+            peak = overhead.peak_rss(suite)
+            memory[kind] = {"pytest_mib": peak.root_kib / 1024, "service_mib": peak.service_kib / 1024}
+        self.results["memory"] = memory
+        self.rows.append(Row("7", f"peak RSS pytest / service ({self.s.suite_tests} tests)", "; ".join(
+            f"{k} {m['pytest_mib']:.0f} / {m['service_mib']:.0f} MiB" for k, m in memory.items())))
+
+    # -- benchmark 2 --------------------------------------------------------------------------
+
+    def start_up(self) -> None:
+        self.log(f"[2] start-up, {self.s.start_rounds} interleaved rounds")
+        kinds = [k for k in self.kinds if k != "wsservice" or plugin_api.available()]
+        samples = startup.run(self.s.start_rounds, kinds, log=self.log)
+        data = {k: {"spawn_to_ready": median([x.spawn_to_ready for x in v]), "lag": median([x.lag for x in v])}
+                for k, v in samples.items()}
+        self.results["startup"] = data
+        others = ", ".join(f"{k} {_ms(d['lag'])}" for k, d in data.items() if k != "wsservice")
+        ready = ", ".join(f"{k} {_ms(d['spawn_to_ready'])}" for k, d in data.items())
+        if "wsservice" in data:
+            lag = data["wsservice"]["lag"]
+            self.rows.append(Row("2", "detection lag (median)", f"{_ms(lag)} ({others})", "≤ 5 ms", lag <= 0.005))
+        else:
+            self.rows.append(Row("2", "detection lag (median)", f"{others}; (a) needs the plugin", "≤ 5 ms"))
+        self.rows.append(Row("2", "spawn → readiness noticed", ready))
+        self.details.append("- Benchmark 2: the lag is measured against the service's `listening on` log stamp "
+                            "(millisecond resolution, so ±0.5 ms). The hand-written fixture polls `/ping` every "
+                            "10 ms; testsuite polls every 50 ms.")
+
+    # -- benchmarks 3 and 4 -------------------------------------------------------------------
+
+    def client_throughput(self) -> None:
+        with_plugin = plugin_api.available()
+        self.log(f"[4] client throughput, {self.s.messages} messages x {self.s.throughput_rounds} rounds")
+        result = throughput.run(rounds=self.s.throughput_rounds, messages=self.s.messages,
+                                connects=self.s.connects, with_plugin=with_plugin)
+        data = throughput.summary(result)
+        self.results["throughput"] = data
+        for mode in ("sequential", "pipelined"):
+            raw = data[f"raw websockets {mode}"]
+            if with_plugin:
+                r = data[f"ratio {mode}"]
+                self.rows.append(Row("4", f"client throughput, {mode}", f"{r:.3f} ({data[f'websocket_client {mode}']:.0f} "
+                                     f"vs {raw:.0f} round trips/s)", "≥ 0.95", r >= 0.95))
+            else:
+                self.rows.append(Row("4", f"client throughput, {mode}", f"raw {raw:.0f} round trips/s; ratio needs the plugin", "≥ 0.95"))
+
+    def per_test_cost(self) -> None:
+        small, large = self.s.per_test_sizes
+        self.log(f"[3] per-test cost: {large} against {small} tests, {self.s.per_test_rounds} interleaved rounds")
+        variants = []
+        for n in (small, large):
+            suites = overhead.make_suites(self.kinds, n, self.root)
+            variants += [overhead.Variant(f"{k}-{n}", suites[k]) for k in self.kinds]
+        walls = overhead.interleave(variants, self.s.per_test_rounds, self.log)
+        per_test = {k: (median(walls[f"{k}-{large}"]) - median(walls[f"{k}-{small}"])) / (large - small) for k in self.kinds}
+        growth = {k: {str(n): median(walls[f"{k}-{n}"]) for n in (small, large)} for k in self.kinds}
+        self.results["per_test"] = per_test
+        self.results["growth"] = growth
+        if "throughput" not in self.results:
+            self.client_throughput()
+        bare = self.results["throughput"]["raw websockets connect"]
+        listed = ", ".join(f"{k} {_ms(v)}" for k, v in per_test.items())
+        if "wsservice" in per_test:
+            above = per_test["wsservice"] - bare
+            self.rows.append(Row("3", "per-test cost above the bare connect", f"{_ms(above)} (per test: {listed}; "
+                                 f"bare connect+echo+close {_ms(bare)})", "≤ 1.5 ms", above <= 0.0015))
+        else:
+            self.rows.append(Row("3", "per-test cost", f"{listed}; bare connect {_ms(bare)}", "≤ 1.5 ms above bare"))
+        plugin_connect = self.results["throughput"].get("websocket_client connect")
+        if plugin_connect is not None:
+            self.details.append(f"- Benchmark 3: one connect+echo+close outside pytest takes {_ms(bare)} raw and "
+                                f"{_ms(plugin_connect)} through `websocket_client`; the rest of the per-test cost "
+                                "is pytest, pytest-asyncio (an event loop per test) and the fixtures.")
+
+    # -- benchmark 5 --------------------------------------------------------------------------
+
+    def import_cost(self) -> None:
+        if not _plugin_ready():
+            self.rows.append(Row("5", "import cost", "needs the plugin", "≤ 20 ms added"))
+            return
+        self.log(f"[5] import cost: {self.s.import_starts} interpreter starts, {self.s.import_rounds} interleaved pytest runs")
+        result = imports.run(starts=self.s.import_starts, rounds=self.s.import_rounds, log=self.log)
+        added = imports.added_wall(result)
+        self.results["imports"] = {
+            "added": added, "wall_with": median(result.wall_with), "wall_without": median(result.wall_without),
+            "package_ms": median(result.package_us) / 1000, "plugin_after_pytest_ms": median(result.plugin_after_pytest_us) / 1000,
+            "heavy_loaded": result.heavy_loaded, "heaviest": result.heaviest,
+        }
+        d = self.results["imports"]
+        self.rows.append(Row("5", "pytest run wall added by the plugin", f"{_ms(added)} ({d['wall_with'] * 1000:.0f} vs "
+                             f"{d['wall_without'] * 1000:.0f} ms)", "≤ 20 ms", added <= 0.020))
+        self.rows.append(Row("5", "`import pytest_wsservice` (-X importtime)", f"{d['package_ms']:.1f} ms alone, "
+                             f"{d['plugin_after_pytest_ms']:.1f} ms with .plugin after pytest; heavy modules loaded: "
+                             f"{', '.join(d['heavy_loaded']) or 'none'}"))
+        if result.heaviest:
+            self.details.append("- Benchmark 5: heaviest imports under pytest_wsservice (cumulative): " + ", ".join(
+                f"`{name}` {us / 1000:.1f} ms" for name, us in result.heaviest))
+
+    # -- benchmark 6 --------------------------------------------------------------------------
+
+    def scale_out(self) -> None:
+        kind = "wsservice" if "wsservice" in self.kinds else "handwritten"
+        n = self.s.scale_tests
+        if not has_module("xdist"):
+            self.rows.append(Row("6", "scale-out -n 2 / -n 0", "pytest-xdist is not installed (pip install -e '.[test]')"))
+        else:
+            self.log(f"[6] {kind}: {n} tests at -n 2 against -n 0, {self.s.scale_rounds} interleaved rounds")
+            suite = overhead.make_suites([kind], n, self.root / "scale")[kind]
+            variants = [overhead.Variant("-n 0", suite, ("-n", "0")), overhead.Variant("-n 2", suite, ("-n", "2"))]
+            walls = overhead.interleave(variants, self.s.scale_rounds, self.log)
+            r = overhead.ratio(walls, "-n 2", "-n 0")
+            self.results["scale"] = {"kind": kind, "n_tests": n, "walls": walls, "ratio": r}
+            self.rows.append(Row("6", f"scale-out {kind}, {n} tests: -n 2 / -n 0", f"{r:.2f} ({median(walls['-n 2']):.2f} vs "
+                                 f"{median(walls['-n 0']):.2f} s)"))
+        top = self.s.growth_top
+        growth = self.results.setdefault("growth", {})
+        if top:
+            kinds = [k for k in ("wsservice", "handwritten") if k in self.kinds]
+            self.log(f"[6] growth: {top} tests, {self.s.growth_rounds} interleaved rounds of {', '.join(kinds)}")
+            suites = overhead.make_suites(kinds, top, self.root / "growth")
+            walls = overhead.interleave([overhead.Variant(k, suites[k]) for k in kinds], self.s.growth_rounds, self.log)
+            for k in kinds:
+                growth.setdefault(k, {})[str(top)] = median(walls[k])
+        for k, points in growth.items():
+            sizes = sorted(int(x) for x in points)
+            steps = [f"{sizes[i]}→{sizes[i + 1]}: {(points[str(sizes[i + 1])] - points[str(sizes[i])]) / (sizes[i + 1] - sizes[i]) * 1000:.2f} ms/test"
+                     for i in range(len(sizes) - 1)]
+            walls_text = ", ".join(f"{s}: {points[str(s)]:.2f} s" for s in sizes)
+            self.rows.append(Row("6", f"growth {k}", f"{walls_text} ({'; '.join(steps)})"))
+
+    def run(self) -> None:
+        if 1 in self.only or 7 in self.only:
+            self.suite_overhead()
+        if 2 in self.only:
+            self.start_up()
+        if 4 in self.only:
+            self.client_throughput()
+        if 3 in self.only:
+            self.per_test_cost()
+        if 5 in self.only:
+            self.import_cost()
+        if 6 in self.only:
+            self.scale_out()
+        self.rows.sort(key=lambda r: r.number)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke check: small suites, one round (< 1 min)")
+    parser.add_argument("--only", default="", help="comma-separated benchmark numbers, e.g. 1,5 (docs are not written)")
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md and the plot")
+    parser.add_argument("--json", type=Path, help="also write the raw figures to this JSON file")
+    parser.add_argument("--keep", action="store_true", help="keep the generated suites (their path is printed)")
+    args = parser.parse_args(argv)
+    try:
+        only = {int(x) for x in args.only.split(",") if x.strip()} or set(ALL)
+    except ValueError:
+        parser.error(f"--only takes benchmark numbers such as 1,5, not {args.only!r}")
+    if not only <= set(ALL):
+        parser.error(f"--only: there are benchmarks {ALL}, not {sorted(only - set(ALL))}")
+    settings = QUICK if args.quick else Settings()
+    command = "python -m bench" + (" --quick" if args.quick else "")
+    started = time.perf_counter()
+
+    def log(line: str) -> None:
+        print(f"{time.perf_counter() - started:6.1f}s {line}", flush=True)
+
+    with temp_dir("suites", keep=args.keep) as root:
+        if args.keep:
+            log(f"suites are written under {root}")
+        bench = Bench(settings, only, root, log)
+        for note in bench.skipped:
+            log(f"skipped: {note}")
+        try:
+            bench.run()
+        except BenchError as exc:
+            print(f"\nbenchmark failed: {exc}", file=sys.stderr)
+            return 1
+    elapsed = time.perf_counter() - started
+    print()
+    print(report.table_text(bench.rows))
+    print(f"\n{bench.results['machine']}; {elapsed:.0f} s in all. Reproduce with: {command}")
+    for note in bench.skipped:
+        print(f"not measured: {note}")
+    if args.json:
+        args.json.write_text(json.dumps(bench.results, indent=2, default=str))
+    if not args.no_docs and not args.only:
+        plotted = report.plot(bench.results)
+        details = bench.details + [f"- Not measured: {note}." for note in bench.skipped]
+        report.write_section(report.section(bench.rows, command=command, machine=bench.results["machine"],
+                                            details=details, plot=plotted, quick=args.quick))
+        print(f"wrote {report.DOC.relative_to(report.REPO)}" + (f" and {report.PLOT.relative_to(report.REPO)}" if plotted else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
