@@ -38,12 +38,13 @@ def interleave(variants: Sequence[Variant], rounds: int, log: Callable[[str], No
     """Run each variant ``rounds`` times, interleaved, after one discarded warm-up round."""
     walls: dict[str, list[float]] = {v.label: [] for v in variants}
     for round_no in range(rounds + 1):
+        this_round = {}
         for variant in variants:
-            wall = variant.run()
+            this_round[variant.label] = variant.run()
             if round_no:
-                walls[variant.label].append(wall)
+                walls[variant.label].append(this_round[variant.label])
         log(("  warm-up: " if not round_no else f"  round {round_no}/{rounds}: ") + ", ".join(
-            f"{v.label} {(walls[v.label][-1] if round_no else wall):.2f} s" for v in variants))
+            f"{label} {wall:.2f} s" for label, wall in this_round.items()))
     return walls
 
 

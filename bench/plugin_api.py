@@ -29,5 +29,17 @@ def websocket_client(base_url: str, timeout: float = 10.0) -> Any:
 @contextlib.contextmanager
 def start_service(config_path: Path, port: int, directory: Path) -> Iterator[Any]:
     """Start the sample service from ``config_path`` as ``service_start`` does; stop it on exit."""
-    raise NotImplementedError("filled in when pytest_wsservice.process lands")
-    yield
+    from pytest_wsservice.process import ServiceProcess
+
+    from .common import service_command
+
+    # As the service_start fixture does: READY=1 on a notify socket, or 200 from the ping handler.
+    with ServiceProcess.start(
+        service_command(config_path),
+        log_path=directory / "output.log",
+        port=port,
+        ping_path="/ping",
+        config_path=config_path,
+        timeout=30.0,
+    ) as service:
+        yield service.handle
