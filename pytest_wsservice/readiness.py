@@ -1,0 +1,299 @@
+"""Wait until a freshly started service is ready, with one deadline in seconds.
+
+Three signals race; the first one wins:
+
+- ``READY=1`` on a private ``NOTIFY_SOCKET`` (the sd_notify protocol): no polling lag;
+- ``GET <handler-ping path>`` answering 200, when the config has a ping handler;
+- otherwise a TCP connect to the listener.
+
+The probes are polled every few milliseconds at first, backing off to 50 ms. The
+service's exit is watched through a pidfd (Linux), so a service that dies is noticed at
+once, not at the deadline. Everything runs in one ``selectors`` loop in the calling
+thread: no threads, no event loop, no sleeps longer than the next thing to do.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import selectors
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+__all__ = ["NotifySocket", "Probe", "ReadinessResult", "wait_until_ready"]
+
+#: First and longest pause between two probe attempts, in seconds.
+FIRST_INTERVAL = 0.002
+MAX_INTERVAL = 0.05
+#: One probe attempt (connect, request, status line) may take this long, in seconds.
+ATTEMPT_TIMEOUT = 1.0
+#: Without a pidfd the process is polled this often, in seconds.
+EXIT_POLL_INTERVAL = 0.005
+#: sun_path holds 108 bytes on Linux, 104 on macOS; stay below both.
+_MAX_SOCKET_PATH = 100
+
+
+class NotifySocket:
+    """A private ``AF_UNIX`` datagram socket that receives sd_notify messages.
+
+    It lives in a fresh ``0700`` temp dir; if that path is too long for a socket, Linux's
+    abstract namespace (an address starting with ``@``) is used instead. Pass
+    :meth:`env` to the child. Close it (or use ``with``) to remove the directory.
+    """
+
+    def __init__(self) -> None:
+        self._dir: str | None = tempfile.mkdtemp(prefix="wsservice-")
+        path = os.path.join(self._dir, "notify.sock")
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            if len(os.fsencode(path)) > _MAX_SOCKET_PATH and sys.platform.startswith("linux"):
+                name = f"wsservice-notify-{os.getpid()}-{os.path.basename(self._dir)}"
+                self._sock.bind("\0" + name)
+                self.address = "@" + name
+            else:
+                self._sock.bind(path)
+                self.address = path
+            self._sock.setblocking(False)
+        except BaseException:
+            self.close()
+            raise
+        self.messages: list[str] = []
+
+    def env(self) -> dict[str, str]:
+        """Return the environment that tells the child where to send ``READY=1``."""
+        return {"NOTIFY_SOCKET": self.address}
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def received_ready(self) -> bool:
+        """Read every pending datagram; return whether one of them said ``READY=1``."""
+        ready = False
+        while True:
+            try:
+                data = self._sock.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                return ready
+            message = data.decode("utf-8", "replace")
+            self.messages.append(message)
+            ready = ready or "READY=1" in message.split("\n")
+
+    def close(self) -> None:
+        self._sock.close()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def __enter__(self) -> NotifySocket:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class Probe:
+    """Non-blocking readiness probe: ``GET path`` expecting 200, or a bare TCP connect.
+
+    Drive it with :meth:`step` and :meth:`on_event` from a selector loop.
+
+    Args:
+        host: The listener's address (loopback).
+        port: The listener's port.
+        path: The ping handler's path, or ``None`` for a TCP connect.
+    """
+
+    def __init__(self, host: str, port: int, path: str | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.path = path
+        self.last_result = "not tried yet"
+        self._family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._interval = FIRST_INTERVAL
+        self._next_attempt = 0.0
+        self._attempt_deadline = 0.0
+        self._sock: socket.socket | None = None
+        self._buffer = b""
+        self._selector: selectors.BaseSelector | None = None
+
+    def describe(self) -> str:
+        """Say what is probed, for messages."""
+        netloc = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        if self.path is None:
+            return f"a TCP connect to {netloc}"
+        return f"GET http://{netloc}{self.path} answering 200"
+
+    def next_wakeup(self) -> float:
+        """Return the monotonic time at which :meth:`step` has something to do."""
+        return self._attempt_deadline if self._sock is not None else self._next_attempt
+
+    def step(self, now: float, selector: selectors.BaseSelector) -> None:
+        """Start an attempt if one is due; abandon one that took too long."""
+        self._selector = selector
+        if self._sock is not None:
+            if now >= self._attempt_deadline:
+                self._fail(now, f"no answer within {ATTEMPT_TIMEOUT:g} s")
+            return
+        if now < self._next_attempt:
+            return
+        sock = socket.socket(self._family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        code = sock.connect_ex((self.host, self.port))
+        if code not in (0, errno.EINPROGRESS, errno.EAGAIN):
+            sock.close()
+            self._retry_later(now, os.strerror(code))
+            return
+        self._sock = sock
+        self._buffer = b""
+        self._attempt_deadline = now + ATTEMPT_TIMEOUT
+        selector.register(sock, selectors.EVENT_WRITE, self)
+
+    def on_event(self, now: float) -> bool:
+        """Handle readiness of the probe's socket; return whether the service is ready."""
+        sock = self._sock
+        assert sock is not None and self._selector is not None
+        if self._selector.get_key(sock).events & selectors.EVENT_WRITE:
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                self._fail(now, os.strerror(code))
+                return False
+            if self.path is None:
+                self._close()
+                self.last_result = "connected"
+                return True
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            request = (
+                f"GET {self.path} HTTP/1.1\r\nHost: {host}:{self.port}\r\n"
+                "User-Agent: pytest-wsservice\r\nConnection: close\r\n\r\n"
+            )
+            try:
+                sock.send(request.encode("ascii"))  # a few dozen bytes: fits any socket buffer
+            except OSError as error:
+                self._fail(now, error.strerror or str(error))
+                return False
+            self._selector.modify(sock, selectors.EVENT_READ, self)
+            return False
+        try:
+            data = sock.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError as error:
+            self._fail(now, error.strerror or str(error))
+            return False
+        if not data:
+            self._fail(now, "the connection was closed without a response")
+            return False
+        self._buffer += data
+        if b"\r\n" not in self._buffer:
+            return False
+        status_line = self._buffer.split(b"\r\n", 1)[0].decode("latin-1")
+        parts = status_line.split(" ", 2)
+        if len(parts) >= 2 and parts[0].startswith("HTTP/") and parts[1] == "200":
+            self._close()
+            self.last_result = "200"
+            return True
+        self._fail(now, f"answered {status_line!r}")
+        return False
+
+    def _fail(self, now: float, reason: str) -> None:
+        self._close()
+        self._retry_later(now, reason)
+
+    def _retry_later(self, now: float, reason: str) -> None:
+        self.last_result = reason
+        self._next_attempt = now + self._interval
+        self._interval = min(self._interval * 2, MAX_INTERVAL)
+
+    def _close(self) -> None:
+        if self._sock is not None:
+            if self._selector is not None:
+                self._selector.unregister(self._sock)
+            self._sock.close()
+            self._sock = None
+
+    def close(self) -> None:
+        """Abandon any attempt in flight."""
+        self._close()
+
+
+@dataclass(frozen=True)
+class ReadinessResult:
+    """How waiting ended.
+
+    Attributes:
+        outcome: ``"ready"``, ``"exited"`` or ``"timeout"``.
+        detail: For ``ready``, which signal won; for ``timeout``, what was probed and the
+            last result of each probe.
+        returncode: The exit status for ``exited`` (negative for a signal).
+    """
+
+    outcome: str
+    detail: str
+    returncode: int | None = None
+
+
+def wait_until_ready(
+    *,
+    poll: Callable[[], int | None],
+    timeout: float,
+    probe: Probe | None = None,
+    notify: NotifySocket | None = None,
+    exit_fd: int | None = None,
+) -> ReadinessResult:
+    """Wait until the service is ready, has exited, or ``timeout`` seconds have passed.
+
+    Args:
+        poll: Returns the process's exit status, or ``None`` while it runs
+            (``subprocess.Popen.poll``).
+        timeout: The one deadline, in seconds from now.
+        probe: The HTTP ping or TCP probe, or ``None`` to rely on ``notify`` alone.
+        notify: The notify socket passed to the child, or ``None``.
+        exit_fd: A file descriptor that becomes readable when the process exits
+            (a pidfd); without one the process is polled every few milliseconds.
+
+    Returns:
+        A :class:`ReadinessResult`; this function never raises for a service that is
+        not ready.
+    """
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        if exit_fd is not None:
+            selector.register(exit_fd, selectors.EVENT_READ, "exit")
+        if notify is not None:
+            selector.register(notify, selectors.EVENT_READ, "notify")
+        try:
+            while True:
+                returncode = poll()
+                if returncode is not None:
+                    return ReadinessResult("exited", "the process exited", returncode)
+                now = time.monotonic()
+                if now >= deadline:
+                    return ReadinessResult("timeout", _describe_probes(probe, notify))
+                wakeup = deadline
+                if probe is not None:
+                    probe.step(now, selector)
+                    wakeup = min(wakeup, probe.next_wakeup())
+                if exit_fd is None:
+                    wakeup = min(wakeup, now + EXIT_POLL_INTERVAL)
+                for key, _ in selector.select(max(0.0, wakeup - now)):
+                    if key.data == "notify" and notify is not None and notify.received_ready():
+                        return ReadinessResult("ready", f"READY=1 on notify socket {notify.address}")
+                    if isinstance(key.data, Probe) and key.data.on_event(time.monotonic()):
+                        return ReadinessResult("ready", key.data.describe())
+        finally:
+            if probe is not None:
+                probe.close()
+
+
+def _describe_probes(probe: Probe | None, notify: NotifySocket | None) -> str:
+    parts = []
+    if probe is not None:
+        parts.append(f"probed {probe.describe()} (last attempt: {probe.last_result})")
+    if notify is not None:
+        heard = "; ".join(m.strip() for m in notify.messages) or "nothing"
+        parts.append(f"listened for READY=1 on notify socket {notify.address} (received: {heard})")
+    return " and ".join(parts) or "waited without a probe"
