@@ -1,0 +1,75 @@
+"""Command line: ``python -m sample_service [-c CONFIG] [--config-vars VARS]``.
+
+Exit status: 0 after SIGTERM/SIGINT, 1 when the service cannot listen, 2 on a bad
+command line or a bad config (one line on stderr naming the file, key path and problem).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+# Until the event loop installs the graceful handlers, Ctrl-C ends the process quietly
+# instead of printing a KeyboardInterrupt traceback from the middle of an import.
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+import argparse  # noqa: E402
+
+from .config import DEFAULT_CONFIG_PATH, ConfigError, load_config  # noqa: E402
+
+EXIT_BAD_CONFIG = 2
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m sample_service",
+        description=(
+            "The sample WebSocket echo service: echoes every message on the websocket-handler "
+            "path (/chat) and answers GET on the handler-ping path (/ping). SIGTERM or SIGINT "
+            "closes open WebSockets with 1001 and exits 0 within the shutdown grace period."
+        ),
+        epilog="A bad config exits with status 2 and one line on stderr naming the file, the key and the problem.",
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        metavar="PATH",
+        default=str(DEFAULT_CONFIG_PATH),
+        help="static config YAML in userver layout (default: the bundled %(default)s)",
+    )
+    parser.add_argument(
+        "--config-vars",
+        metavar="PATH",
+        default=None,
+        help=(
+            "YAML mapping of config vars that '$name' values in the static config refer to; "
+            "overrides the config's top-level 'config_vars:' path"
+        ),
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the service; return the exit status."""
+    args = parse_args(argv)
+    try:
+        config = load_config(args.config, args.config_vars)
+        from .logs import setup_logging
+
+        logs_on_stderr = setup_logging(config)
+    except ConfigError as exc:
+        print(f"sample_service: bad config: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+
+    import asyncio
+
+    from .app import serve
+
+    status = asyncio.run(serve(config))
+    if status and not logs_on_stderr:
+        print(f"sample_service: failed to start, see the log ({config.log_file_path})", file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

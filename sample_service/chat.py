@@ -1,0 +1,322 @@
+"""The ``/chat`` WebSocket echo handler, strict about RFC 6455.
+
+Every text or binary message comes back whole, as the same type, in order; outgoing
+messages are split into frames of at most ``fragment-size`` bytes. aiohttp does most of the
+protocol work; this module closes the gaps where its defaults are laxer than the RFC or
+than userver's echo sample:
+
+- the handshake is checked here first, so that a wrong ``Sec-WebSocket-Version`` gets
+  426 with ``Sec-WebSocket-Version: 13`` (aiohttp answers 400 and also accepts 7 and 8),
+  and a plain GET gets userver's ``400 Not a websocket request``;
+- close codes that must never appear on the wire (1006, and 5000 and above, which
+  aiohttp lets through) are answered with 1002, and the client's own valid close code
+  is echoed back (aiohttp's automatic close always answers 1000);
+- a message of exactly ``max-remote-payload`` bytes is accepted (aiohttp's limit is
+  exclusive), and one byte more closes with 1009;
+- aiohttp always sends a message as one frame, so longer messages are fragmented here;
+- aiohttp accepts unmasked client frames; :mod:`sample_service.masking` rejects them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import struct
+import time
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .masking import MaskCheck
+from .state import CHATS
+
+__all__ = ["ChatConnection", "ChatHandler", "is_valid_close_code"]
+
+logger = logging.getLogger("sample_service.chat")
+
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_ABNORMAL = 1006  # never sent: only reported when the peer vanished without a close frame
+CLOSE_INTERNAL_ERROR = 1011
+
+_TEXT = WSMsgType.TEXT
+_BINARY = WSMsgType.BINARY
+_CLOSE = WSMsgType.CLOSE
+_ERROR = WSMsgType.ERROR
+_CONTINUATION = WSMsgType.CONTINUATION
+
+_HEADER_16 = struct.Struct("!BBH").pack
+_HEADER_64 = struct.Struct("!BBQ").pack
+
+
+def is_valid_close_code(code: int) -> bool:
+    """Whether a peer may send ``code`` in a close frame (RFC 6455 section 7.4, IANA registry).
+
+    1000-1003 and 1007-1014 are defined for use on the wire; 3000-4999 belong to
+    libraries and applications. 1004-1006 and 1015 are reserved or must never be sent,
+    and everything else is unassigned.
+    """
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+
+
+def format_peer(peername: Any) -> str:
+    """``HOST:PORT`` for an IPv4 peer, ``[HOST]:PORT`` for IPv6, ``?`` when unknown."""
+    if isinstance(peername, (tuple, list)) and len(peername) >= 2:
+        host, port = peername[0], peername[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return "?" if not peername else str(peername)
+
+
+def _frame_header(first_byte: int, length: int) -> bytes:
+    """The header of an unmasked server frame (RFC 6455 section 5.2)."""
+    if length < 126:
+        return bytes((first_byte, length))
+    if length < 65536:
+        return _HEADER_16(first_byte, 126, length)
+    return _HEADER_64(first_byte, 127, length)
+
+
+def _reject(status: int, text: str, headers: dict[str, str] | None = None) -> web.Response:
+    response = web.Response(status=status, text=text, headers=headers)
+    # The client may already be sending frames after its upgrade request; never read them
+    # as a next HTTP request.
+    response.force_close()
+    return response
+
+
+def check_handshake(request: web.BaseRequest) -> web.Response | None:
+    """Return the error response for a bad opening handshake, ``None`` for a good one.
+
+    Checked in order: an upgrade at all (``400 Not a websocket request``), the ``Upgrade``
+    and ``Connection`` headers (400), ``Sec-WebSocket-Version`` (426 naming version 13),
+    and ``Sec-WebSocket-Key`` (400 unless it is base64 of exactly 16 bytes).
+    """
+    headers = request.headers
+    upgrades = headers.getall("Upgrade", ())
+    connection = {token.strip(" \t").lower() for value in headers.getall("Connection", ()) for token in value.split(",")}
+    if not upgrades and "upgrade" not in connection:
+        return _reject(400, "Not a websocket request")
+    if request.version < (1, 1):
+        return _reject(400, "Not a websocket request: WebSocket needs HTTP/1.1 or later")
+    # A tab or a second protocol inside Upgrade, or the header twice, is not a WebSocket upgrade.
+    if len(upgrades) != 1 or upgrades[0].strip(" \t").lower() != "websocket":
+        return _reject(400, "Not a websocket request: the Upgrade header must be exactly 'websocket'")
+    if "upgrade" not in connection:
+        return _reject(400, "Not a websocket request: the Connection header must include 'Upgrade'")
+    versions = headers.getall("Sec-WebSocket-Version", ())
+    if len(versions) != 1 or versions[0].strip(" \t") != "13":
+        return _reject(
+            426,
+            "Unsupported WebSocket version: this service speaks version 13 (RFC 6455)",
+            {"Sec-WebSocket-Version": "13"},
+        )
+    keys = headers.getall("Sec-WebSocket-Key", ())
+    try:
+        valid_key = len(keys) == 1 and len(base64.b64decode(keys[0].strip(" \t"), validate=True)) == 16
+    except (binascii.Error, ValueError):
+        valid_key = False
+    if not valid_key:
+        return _reject(400, "Bad WebSocket handshake: Sec-WebSocket-Key must be base64 of 16 bytes")
+    return None
+
+
+class ChatConnection:
+    """One open ``/chat`` WebSocket: what shutdown needs to close it and what the log reports."""
+
+    __slots__ = ("close_code", "initiator", "messages", "peer", "path", "started", "violation", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse, peer: str, path: str) -> None:
+        self.ws = ws
+        self.peer = peer
+        self.path = path
+        self.messages = 0
+        self.started = time.monotonic()
+        #: The code of the close frame the server sent; ``None`` while open, 1006 when the
+        #: connection ended without a closing handshake.
+        self.close_code: int | None = None
+        self.initiator = "client"
+        #: A protocol violation found outside aiohttp (an unmasked frame), for the log.
+        self.violation: str | None = None
+
+    def note_violation(self, description: str) -> None:
+        self.violation = description
+
+    async def close(self, code: int, reason: str) -> None:
+        """Start the closing handshake from the server side (shutdown uses 1001)."""
+        if self.close_code is None:
+            self.close_code = code
+            self.initiator = "server"
+        await self.ws.close(code=code, message=reason.encode())
+
+
+class ChatHandler:
+    """The ``/chat`` echo handler.
+
+    Args:
+        max_remote_payload: The largest incoming message, in bytes; a larger one closes the
+            connection with 1009.
+        fragment_size: The largest outgoing frame payload, in bytes.
+        close_timeout: How long a server-initiated close waits for the client's close frame.
+    """
+
+    def __init__(self, *, max_remote_payload: int, fragment_size: int, close_timeout: float) -> None:
+        self.max_remote_payload = max_remote_payload
+        self.fragment_size = fragment_size
+        self.close_timeout = close_timeout
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        peer = format_peer(request.transport.get_extra_info("peername") if request.transport else None)
+        rejection = check_handshake(request)
+        if rejection is not None:
+            logger.info(
+                "handshake rejected peer=%s path=%s status=%d reason=%r",
+                peer,
+                request.path,
+                rejection.status,
+                rejection.text,
+            )
+            return rejection
+
+        ws = web.WebSocketResponse(
+            autoclose=False,  # the close code is echoed (or corrected) below
+            autoping=True,  # pong with the same payload, also between fragments
+            compress=False,  # no permessage-deflate, as in userver: RSV1 is a protocol error
+            # aiohttp rejects a message whose size reaches max_msg_size; ours is inclusive.
+            max_msg_size=self.max_remote_payload + 1,
+            timeout=self.close_timeout,
+        )
+        try:
+            writer = await ws.prepare(request)
+        except ConnectionError as exc:
+            logger.info("handshake aborted peer=%s path=%s error=%r", peer, request.path, exc)
+            # The 101 never went out, so the WebSocketResponse cannot be finished; a plain
+            # response lets aiohttp drop the dead connection quietly.
+            return _reject(400, "connection lost during the handshake")
+        transport = request.transport
+        connection = ChatConnection(ws, peer, request.path)
+        if transport is not None:
+            MaskCheck.install(transport, connection.note_violation)
+        chats = request.app[CHATS]
+        chats.add(connection)
+        logger.info("connection opened peer=%s path=%s", peer, request.path)
+        try:
+            await self._echo(connection, transport, writer)
+        except asyncio.CancelledError:
+            connection.close_code = connection.close_code or CLOSE_ABNORMAL
+            raise
+        except Exception:
+            logger.exception("echo failed peer=%s path=%s", peer, request.path)
+            if connection.close_code is None:
+                try:
+                    await connection.close(CLOSE_INTERNAL_ERROR, "internal error")
+                except Exception:  # the peer may be gone already; it was logged above
+                    connection.close_code = CLOSE_ABNORMAL
+        finally:
+            chats.discard(connection)
+            logger.info(
+                "connection closed peer=%s path=%s code=%s by=%s messages=%d duration=%.3fs",
+                peer,
+                request.path,
+                connection.close_code or CLOSE_ABNORMAL,
+                connection.initiator,
+                connection.messages,
+                time.monotonic() - connection.started,
+            )
+        return ws
+
+    async def _echo(self, connection: ChatConnection, transport: Any, writer: Any) -> None:
+        ws = connection.ws
+        receive = ws.receive
+        send_frame = ws.send_frame
+        fragment_size = self.fragment_size
+        while True:
+            msg = await receive()
+            kind = msg.type
+            if kind is _TEXT:
+                payload = msg.data.encode()
+            elif kind is _BINARY:
+                payload = msg.data
+            else:
+                await self._on_end(connection, msg)
+                return
+            connection.messages += 1
+            try:
+                if len(payload) <= fragment_size:
+                    await send_frame(payload, kind)
+                else:
+                    await self._send_fragmented(transport, writer, ws, payload, kind)
+            except ConnectionError as exc:
+                # The peer vanished or a concurrent close (shutdown) already ended the stream.
+                if connection.close_code is None:
+                    connection.close_code = CLOSE_ABNORMAL
+                    connection.initiator = "network"
+                    logger.info("send failed peer=%s path=%s error=%r", connection.peer, connection.path, exc)
+                return
+
+    async def _on_end(self, connection: ChatConnection, msg: Any) -> None:
+        """Finish the closing handshake for whatever ended the message stream."""
+        ws = connection.ws
+        kind = msg.type
+        if kind is _CLOSE:
+            code = msg.data  # 0 when the close frame carried no status code
+            if code == 0:
+                reply = CLOSE_NORMAL
+            elif is_valid_close_code(code):
+                reply = code
+            else:
+                logger.warning(
+                    "protocol error peer=%s path=%s code=%d error='invalid close code %d'",
+                    connection.peer,
+                    connection.path,
+                    CLOSE_PROTOCOL_ERROR,
+                    code,
+                )
+                reply = CLOSE_PROTOCOL_ERROR
+            if connection.close_code is None:
+                connection.close_code = reply
+            await ws.close(code=reply)
+        elif kind is _ERROR:
+            # aiohttp already answered a protocol violation with the matching close code
+            # (1002, 1007, 1009) and dropped the connection.
+            error = msg.data
+            if connection.close_code is None:
+                connection.close_code = getattr(error, "code", None) or CLOSE_ABNORMAL
+                connection.initiator = "server"
+            logger.warning(
+                "protocol error peer=%s path=%s code=%s error=%r",
+                connection.peer,
+                connection.path,
+                connection.close_code,
+                connection.violation or str(error),
+            )
+        elif connection.close_code is None:
+            # CLOSED: the TCP connection ended without a close frame.
+            connection.close_code = CLOSE_ABNORMAL
+            connection.initiator = "network"
+
+    async def _send_fragmented(self, transport: Any, writer: Any, ws: web.WebSocketResponse, payload: bytes, opcode: int) -> None:
+        """Send ``payload`` as frames of at most ``fragment_size`` bytes.
+
+        aiohttp's writer sets FIN on every frame it sends, so the non-final fragments are
+        written to the transport here; the final one (a FIN continuation frame) goes
+        through aiohttp's writer, and the payload writer's ``drain()`` applies flow
+        control. This runs in the connection's only task and no await separates the raw
+        writes, so no other frame can land between the fragments.
+        """
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("Cannot write to closing transport")
+        size = self.fragment_size
+        view = memoryview(payload)
+        last_start = (len(view) - 1) // size * size
+        first_byte = int(opcode)  # FIN clear
+        for start in range(0, last_start, size):
+            if transport.is_closing():  # the peer went away mid-message
+                raise ConnectionResetError("Cannot write to closing transport")
+            chunk = view[start : start + size]
+            transport.write(_frame_header(first_byte, len(chunk)) + chunk)
+            first_byte = 0  # continuation, FIN clear
+        await ws.send_frame(bytes(view[last_start:]), _CONTINUATION)
+        await writer.drain()

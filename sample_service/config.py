@@ -1,0 +1,374 @@
+"""Load and validate the static config (userver layout) into a :class:`ServiceConfig`.
+
+The static config is a YAML file shaped like a userver service's::
+
+    components_manager:
+      components:
+        server:
+          listener: {port: 8080, host: 127.0.0.1}
+          shutdown-grace-period: 2s
+        logging:
+          loggers: {default: {file_path: '@stderr', level: debug}}
+        dynamic-config-fallbacks: {fallback-path: dynamic_config_fallback.json}
+        handler-ping: {path: /ping}
+        websocket-handler: {path: /chat, max-remote-payload: 100000, fragment-size: 100000}
+
+A string value ``$name`` is replaced by the config var ``name`` (from the ``--config-vars``
+file, else from the file named by a top-level ``config_vars:`` key); when the var is not
+defined, the sibling key ``<key>#fallback`` gives the value, as in userver. Keys ending in
+``-path``/``_path`` are file paths, relative to the directory of the file that holds them.
+Keys this module does not read are tolerated.
+
+Every problem raises :class:`ConfigError`, which names the file, the key path and the
+problem in one line. Nothing here starts the service; it only reads files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+__all__ = ["ConfigError", "ServiceConfig", "load_config", "DEFAULT_CONFIG_PATH"]
+
+#: The config ``python -m sample_service`` uses when no ``--config`` is given.
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "static_config.yaml"
+
+#: Log levels accepted by ``logging.loggers.default.level`` (any case).
+LOG_LEVELS = ("trace", "debug", "info", "warning", "error", "critical")
+
+# userver's defaults for the websocket handler's static options.
+DEFAULT_MAX_REMOTE_PAYLOAD = 65536
+DEFAULT_FRAGMENT_SIZE = 65536
+DEFAULT_SHUTDOWN_GRACE_PERIOD = 2.0
+
+_VAR_NAME = re.compile(r"[A-Za-z0-9_.\-]+\Z")
+_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*\Z")
+_DURATION_UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_MISSING: Any = object()
+
+
+class ConfigError(Exception):
+    """The static config, a file it names, or a config var is unusable.
+
+    Args:
+        file: The file the problem is in (or the file whose key points at the bad file).
+        key: The dotted key path, or what stands for it (``--config``, ``config_vars``).
+        problem: What is wrong and, where it helps, what to do; one line.
+    """
+
+    def __init__(self, file: Path | str, key: str, problem: str) -> None:
+        self.file = str(file)
+        self.key = key
+        # One line is the contract: flatten whatever a library put in the text.
+        self.problem = " ".join(problem.split())
+        super().__init__(f"{self.file}: {self.key}: {self.problem}")
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """The validated static config: every value the service reads, with defaults applied."""
+
+    config_path: Path
+    port: int
+    host: str = "127.0.0.1"
+    log_file_path: str = "@stderr"  # '@stderr', '@stdout', '@null' or an absolute file path
+    log_level: str = "info"  # one of LOG_LEVELS
+    shutdown_grace_period: float = DEFAULT_SHUTDOWN_GRACE_PERIOD  # seconds
+    ping_path: str | None = "/ping"
+    chat_path: str = "/chat"
+    max_remote_payload: int = DEFAULT_MAX_REMOTE_PAYLOAD
+    fragment_size: int = DEFAULT_FRAGMENT_SIZE
+    dynamic_config_path: Path | None = None
+    dynamic_config: dict[str, Any] = field(default_factory=dict)
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+class _Section:
+    """A mapping inside the config, with its dotted path, that resolves ``$vars`` on read."""
+
+    __slots__ = ("_loader", "_mapping", "path")
+
+    def __init__(self, loader: _Loader, mapping: Mapping[Any, Any], path: str) -> None:
+        self._loader = loader
+        self._mapping = mapping
+        self.path = path
+
+    def _key_path(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def _error(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(self._loader.config_path, self._key_path(key), problem)
+
+    def raw(self, key: str) -> tuple[Any, str]:
+        """Return the value of ``key`` after ``$var`` substitution and a note on where it came from."""
+        value = self._mapping.get(key, _MISSING)
+        if not (isinstance(value, str) and value.startswith("$")):
+            return value, ""
+        name = value[1:]
+        if not _VAR_NAME.match(name):
+            raise self._error(key, f"{value!r} is not a valid config var reference; write '$name'")
+        loader = self._loader
+        if name in loader.config_vars:
+            return loader.config_vars[name], f" (config var {name!r} from {loader.config_vars_path})"
+        fallback_key = f"{key}#fallback"
+        if fallback_key in self._mapping:
+            return self._mapping[fallback_key], f" (from {fallback_key!r})"
+        where = (
+            f"in {loader.config_vars_path}"
+            if loader.config_vars_path
+            else "(no config vars file: pass --config-vars or set top-level 'config_vars')"
+        )
+        raise self._error(
+            key,
+            f"config var {name!r} is not defined {where} and there is no {fallback_key!r}; "
+            "define the var or add the fallback",
+        )
+
+    def section(self, key: str, *, required: bool) -> _Section | None:
+        """Return the nested mapping at ``key`` (``None`` when optional and absent)."""
+        value, origin = self.raw(key)
+        if value is _MISSING or value is None:
+            if required:
+                raise self._error(key, "missing required section; add it (see docs/sample-service.md)")
+            return None
+        if not isinstance(value, Mapping):
+            raise self._error(key, f"expected a mapping, got {_describe(value)}{origin}")
+        return _Section(self._loader, value, self._key_path(key))
+
+    def value(self, key: str, convert: Callable[[Any], Any], default: Any = _MISSING) -> Any:
+        """Return ``convert(value)`` for ``key``, or ``default`` when the key is absent.
+
+        Raises:
+            ConfigError: The key is required and absent, or ``convert`` rejects the value
+                (it raises ``ValueError`` with the expectation as its message).
+        """
+        value, origin = self.raw(key)
+        if value is _MISSING or value is None:
+            if default is _MISSING:
+                raise self._error(key, "missing required key; add it (see docs/sample-service.md)")
+            return default
+        try:
+            return convert(value)
+        except ValueError as exc:
+            raise self._error(key, f"expected {exc}, got {_describe(value)}{origin}") from None
+
+    def path_value(self, key: str, default: Any = _MISSING) -> Any:
+        """Return the file path at ``key``, made absolute relative to the config file's directory."""
+        text = self.value(key, _non_empty_str, default)
+        if text is default:
+            return default
+        return self._loader.config_dir / os.path.expanduser(text)
+
+
+class _Loader:
+    """Holds the config file, its directory and the config vars while one config is read."""
+
+    def __init__(self, config_path: Path) -> None:
+        self.config_path = config_path
+        self.config_dir = config_path.parent
+        self.config_vars: Mapping[Any, Any] = {}
+        self.config_vars_path: Path | None = None
+
+
+# Converters: each returns the checked value or raises ValueError("<what was expected>").
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("a positive integer")
+    return value
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ValueError("a TCP port, an integer 0-65535 (0 picks a free port)")
+    return value
+
+
+def _non_empty_str(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("a non-empty string")
+    return value
+
+
+def _url_path(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ValueError("a URL path starting with '/'")
+    return value
+
+
+def _log_level(value: Any) -> str:
+    if not isinstance(value, str) or value.lower() not in LOG_LEVELS:
+        raise ValueError(f"one of {', '.join(LOG_LEVELS)} (any case)")
+    return value.lower()
+
+
+def _duration(value: Any) -> float:
+    """Seconds from a number of seconds or a userver-style string such as ``2s`` or ``500ms``."""
+    expected = "a duration: seconds as a number, or a string such as '2s', '500ms', '1m'"
+    if isinstance(value, bool):
+        raise ValueError(expected)
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    else:
+        raise ValueError(expected)
+    if not 0 <= seconds < 1e6:
+        raise ValueError(expected + " (non-negative)")
+    return seconds
+
+
+def _read_yaml(path: Path, key: str, *, owner: Path | None = None) -> Any:
+    """Parse a YAML file; errors name ``owner`` (the file holding ``key``) or the file itself."""
+    import yaml  # imported here: ``--help`` and the plugin never pay for it
+
+    where = owner or path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(where, key, f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(where, key, f"cannot read {path}: not UTF-8 text") from None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(path, f"(YAML syntax{at})", f"invalid YAML: {problem}") from None
+
+
+def _load_config_vars(loader: _Loader, path: Path, key: str, owner: Path | None) -> None:
+    data = _read_yaml(path, key, owner=owner)
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(path, "(top level)", f"config vars must be a mapping of names to values, got {_describe(data)}")
+    loader.config_vars = data
+    loader.config_vars_path = path
+
+
+def _load_dynamic_config(config_path: Path, key: str, path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(config_path, key, f"cannot read dynamic config fallback {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(config_path, key, f"cannot read dynamic config fallback {path}: not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(config_path, key, f"invalid JSON in {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(config_path, key, f"{path} must hold a JSON object, got {type(data).__name__}")
+    return data
+
+
+def load_config(config_path: str | os.PathLike[str], config_vars_path: str | os.PathLike[str] | None = None) -> ServiceConfig:
+    """Read, resolve and validate the static config.
+
+    Args:
+        config_path: The static config YAML file.
+        config_vars_path: A YAML mapping of config vars; overrides the config's own
+            top-level ``config_vars:`` path. Relative to the current directory.
+
+    Returns:
+        The validated config, with defaults applied, paths made absolute and the dynamic
+        config fallback (if the config names one) loaded.
+
+    Raises:
+        ConfigError: A file is unreadable or malformed, a required key is missing, a value
+            has the wrong type, or a ``$var`` is undefined without a fallback.
+    """
+    path = Path(config_path).absolute()
+    loader = _Loader(path)
+    data = _read_yaml(path, "(--config)")
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            path, "(top level)", f"expected a mapping with a 'components_manager' section, got {_describe(data)}"
+        )
+    top = _Section(loader, data, "")
+
+    if config_vars_path is not None:
+        _load_config_vars(loader, Path(config_vars_path).absolute(), "(--config-vars)", None)
+    else:
+        vars_path = top.path_value("config_vars", None)
+        if vars_path is not None:
+            _load_config_vars(loader, vars_path, "config_vars", path)
+
+    manager = top.section("components_manager", required=True)
+    assert manager is not None
+    components = manager.section("components", required=True)
+    assert components is not None
+
+    server = components.section("server", required=True)
+    assert server is not None
+    listener = server.section("listener", required=True)
+    assert listener is not None
+    port = listener.value("port", _port)
+    host = listener.value("host", _non_empty_str, "127.0.0.1")
+    grace = server.value("shutdown-grace-period", _duration, DEFAULT_SHUTDOWN_GRACE_PERIOD)
+
+    log_file_path, log_level = "@stderr", "info"
+    logging_section = components.section("logging", required=False)
+    if logging_section is not None:
+        loggers = logging_section.section("loggers", required=False)
+        default_logger = loggers.section("default", required=False) if loggers is not None else None
+        if default_logger is not None:
+            log_level = default_logger.value("level", _log_level, "info")
+            raw_file_path = default_logger.value("file_path", _non_empty_str, "@stderr")
+            if raw_file_path.startswith("@"):
+                if raw_file_path not in ("@stderr", "@stdout", "@null"):
+                    raise ConfigError(
+                        path,
+                        f"{default_logger.path}.file_path",
+                        f"expected '@stderr', '@stdout', '@null' or a file path, got {raw_file_path!r}",
+                    )
+                log_file_path = raw_file_path
+            else:
+                log_file_path = str(default_logger.path_value("file_path"))
+
+    dynamic_config_path: Path | None = None
+    dynamic_config: dict[str, Any] = {}
+    fallbacks = components.section("dynamic-config-fallbacks", required=False)
+    if fallbacks is not None:
+        dynamic_config_path = fallbacks.path_value("fallback-path")
+        dynamic_config = _load_dynamic_config(path, f"{fallbacks.path}.fallback-path", dynamic_config_path)
+
+    ping = components.section("handler-ping", required=False)
+    ping_path = ping.value("path", _url_path) if ping is not None else None
+
+    chat = components.section("websocket-handler", required=True)
+    assert chat is not None
+    chat_path = chat.value("path", _url_path)
+    max_remote_payload = chat.value("max-remote-payload", _positive_int, DEFAULT_MAX_REMOTE_PAYLOAD)
+    fragment_size = chat.value("fragment-size", _positive_int, DEFAULT_FRAGMENT_SIZE)
+    if ping_path is not None and ping_path == chat_path:
+        raise ConfigError(path, f"{chat.path}.path", f"{chat_path!r} is also the path of handler-ping; pick another")
+
+    return ServiceConfig(
+        config_path=path,
+        port=port,
+        host=host,
+        log_file_path=log_file_path,
+        log_level=log_level,
+        shutdown_grace_period=grace,
+        ping_path=ping_path,
+        chat_path=chat_path,
+        max_remote_payload=max_remote_payload,
+        fragment_size=fragment_size,
+        dynamic_config_path=dynamic_config_path,
+        dynamic_config=dynamic_config,
+    )
