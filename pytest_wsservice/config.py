@@ -65,22 +65,22 @@ _PATH_SUFFIXES = ("-path", "_path")
 # --------------------------------------------------------------------------- loading
 
 
-def _load_yaml(path: Path, what: str) -> Any:
+def _load_yaml(path: Path, label: str) -> Any:
     import yaml  # imported here: PyYAML costs ~10 ms, and most pytest runs never need it
 
     try:
         with open(path, encoding="utf-8") as stream:
             return yaml.load(stream, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except FileNotFoundError:
-        raise ServiceConfigError(f"{what} {path} does not exist.") from None
+        raise ServiceConfigError(f"{label} does not exist; check the path.") from None
     except IsADirectoryError:
-        raise ServiceConfigError(f"{what} {path} is a directory, not a YAML file.") from None
+        raise ServiceConfigError(f"{label} is a directory, not a YAML file.") from None
     except UnicodeDecodeError as error:
-        raise ServiceConfigError(f"{what} {path} is not UTF-8 text ({error.reason} at byte {error.start}).") from None
+        raise ServiceConfigError(f"{label} is not UTF-8 text ({error.reason} at byte {error.start}).") from None
     except OSError as error:
-        raise ServiceConfigError(f"{what} {path} cannot be read: {error.strerror}.") from None
+        raise ServiceConfigError(f"{label} cannot be read: {error.strerror}.") from None
     except yaml.YAMLError as error:
-        raise ServiceConfigError(f"{what} {path} is not valid YAML: {_describe_yaml_error(error)}.") from None
+        raise ServiceConfigError(f"{label} is not valid YAML: {_describe_yaml_error(error)}; fix the file.") from None
 
 
 def _describe_yaml_error(error: Exception) -> str:
@@ -107,13 +107,13 @@ def load_static_config(path: str | os.PathLike[str], *, origin: str = "") -> dic
         ServiceConfigError: The file is missing, unreadable, not YAML, or not a mapping.
     """
     path = Path(path)
-    what = f"static config ({origin})" if origin else "static config"
-    data = _load_yaml(path, what)
+    label = _label("static config", path, origin)
+    data = _load_yaml(path, label)
     if data is None:
-        raise ServiceConfigError(f"{what} {path} is empty; it should be a mapping with a components_manager key.")
+        raise ServiceConfigError(f"{label} is empty; it should be a mapping with a components_manager key.")
     if not isinstance(data, dict):
         raise ServiceConfigError(
-            f"{what} {path} holds a YAML {_yaml_type(data)} at the top level; it should be a mapping "
+            f"{label} holds a YAML {_yaml_type(data)} at the top level; it should be a mapping "
             "with a components_manager key."
         )
     return data
@@ -151,15 +151,19 @@ def load_config_vars(path: str | os.PathLike[str], *, origin: str = "") -> dict[
         ServiceConfigError: The file is missing, unreadable, not YAML, or not a mapping.
     """
     path = Path(path)
-    what = f"config vars file ({origin})" if origin else "config vars file"
-    data = _load_yaml(path, what)
+    label = _label("config vars file", path, origin)
+    data = _load_yaml(path, label)
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ServiceConfigError(
-            f"{what} {path} holds a YAML {_yaml_type(data)} at the top level; it should map var names to values."
+            f"{label} holds a YAML {_yaml_type(data)} at the top level; it should map var names to values."
         )
     return data
+
+
+def _label(what: str, path: Path, origin: str) -> str:
+    return f"{what} {path} ({origin})" if origin else f"{what} {path}"
 
 
 def _yaml_type(value: Any) -> str:

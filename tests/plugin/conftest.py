@@ -1,0 +1,38 @@
+"""Helpers for the plugin's own tests: pytester projects that load pytest-wsservice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp  # noqa: F401
+import pytest
+import websockets  # noqa: F401
+import yaml  # noqa: F401
+import yarl  # noqa: F401
+
+from plugin_helpers import BASE_INI
+
+# The imports above keep these libraries loaded for the whole session: pytester's in-process
+# runs unload every module first imported inside them, and C extensions (PyYAML's, aiohttp's,
+# yarl's) do not survive being imported a second time.
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester directory with an ini and a root conftest that loads the plugin."""
+    pytester.makeini(BASE_INI)
+    pytester.makeconftest("pytest_plugins = ['pytest_wsservice']\n")
+    return pytester
+
+
+@pytest.fixture
+def sample_config(pytester: pytest.Pytester) -> Path:
+    """A copy of the sample service's static config in the project, with its fallback JSON."""
+    import sample_service
+
+    source = Path(sample_service.__file__).parent
+    target = pytester.path / "service"
+    target.mkdir()
+    for name in ("static_config.yaml", "dynamic_config_fallback.json"):
+        (target / name).write_bytes((source / name).read_bytes())
+    return target / "static_config.yaml"

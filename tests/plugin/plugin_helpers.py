@@ -1,0 +1,31 @@
+"""Plain helpers for the plugin's tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import textwrap
+
+#: The ini every inner run starts from: pytest-asyncio's loop scope set, so that it does not
+#: warn; the asyncio mode is left at its default (strict) unless a test says otherwise.
+BASE_INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+
+def python_command(code: str) -> str:
+    """Return a --service-command running ``code`` with this interpreter; ``{config}`` is ignored."""
+    return shlex.join([sys.executable, "-c", textwrap.dedent(code), "{config}"])
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # not Linux: fall back to signal 0
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
