@@ -275,17 +275,18 @@ class WebSocketConnection(ClientConnection):
             ) from None
 
     def pause_writing(self) -> None:
-        # asyncio calls this when the write buffer is full, i.e. the service stopped reading
-        # what the test sends, and send() starts to wait. Bound that wait without touching
-        # the send() path itself: if writing has not resumed by the deadline, abort the
-        # connection, so the blocked send() returns and the next call raises
-        # ConnectionClosedError whose cause is the WebSocketTimeout below.
+        # asyncio calls this when the write buffer is full, that is when the service stopped
+        # reading what the test sends, and a send() is about to wait for room. Bound that
+        # wait here rather than in send(), which keeps the common path of send() untouched.
         super().pause_writing()
-        self._wss_write_timer = self.loop.call_later(self._wss_timeout, self._wss_write_expired)
+        self._wss_arm_write_timer()
 
     def resume_writing(self) -> None:
         super().resume_writing()
         self._wss_cancel_write_timer()
+
+    def _wss_arm_write_timer(self) -> None:
+        self._wss_write_timer = self.loop.call_later(self._wss_timeout, self._wss_write_expired)
 
     def _wss_cancel_write_timer(self) -> None:
         timer = self._wss_write_timer
@@ -295,14 +296,20 @@ class WebSocketConnection(ClientConnection):
 
     def _wss_write_expired(self) -> None:
         self._wss_write_timer = None
-        self.set_connection_exc(
-            WebSocketTimeout(
-                f"send() on {self._wss_path} could not write for {_seconds(self._wss_timeout)} "
-                f"({self._wss_timeout_origin}): the service is not reading what the test sends, "
-                f"so the connection was aborted."
-            )
+        # websockets' send() waits for room on the futures in drain_waiters. Failing them
+        # makes that send() close the connection and raise ConnectionClosedError, caused
+        # by this WebSocketTimeout. If no send() is waiting, nothing hangs: check again later.
+        waiters = [waiter for waiter in getattr(self, "drain_waiters", ()) if not waiter.done()]
+        if not waiters:
+            self._wss_arm_write_timer()
+            return
+        error = WebSocketTimeout(
+            f"send() on {self._wss_path} could not write for {_seconds(self._wss_timeout)} "
+            f"({self._wss_timeout_origin}): the service is not reading what the test sends, "
+            f"so the connection was aborted."
         )
-        self.transport.abort()
+        for waiter in waiters:
+            waiter.set_exception(error)
 
 class _Connect:
     """What :meth:`WebSocketClient.get` returns: ``async with`` it, or ``await`` it."""
