@@ -57,8 +57,9 @@ class BadRequestFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         if exc is not None and type(exc).__module__ == "aiohttp.http_exceptions":
-            record.msg = "bad HTTP request: %s (%s)"
-            record.args = (" ".join(str(record.getMessage()).split()), " ".join(str(exc).split()))
+            original = " ".join(record.getMessage().split())
+            record.msg = "%s: %s"
+            record.args = (original, " ".join(str(exc).split()))
             record.exc_info = None
             record.exc_text = None
             if record.levelno > logging.WARNING:
