@@ -117,7 +117,7 @@ class StopResult:
         if self.killed_after_grace:
             within = f" within {grace:g} s" if grace is not None else ""
             return f"did not stop{within} after SIGTERM and {describe_returncode(self.returncode)}"
-        return f"{words} after SIGTERM"
+        return f"{words} when asked to stop with SIGTERM"
 
 
 class ServiceProcess:
@@ -418,18 +418,15 @@ class ServiceProcess:
         return True
 
     def _wait_group_empty(self, deadline: float) -> bool:
-        """Wait until no process is left in the group, e.g. grandchildren; poll with backoff."""
+        """Wait until no live process is left in the group, e.g. grandchildren; poll with backoff."""
         interval = 0.001
-        while True:
-            try:
-                os.killpg(self.pid, 0)
-            except (ProcessLookupError, PermissionError):
-                return True
+        while _group_alive(self.pid):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             time.sleep(min(interval, remaining))
             interval = min(interval * 2, 0.05)
+        return True
 
     def _close_pidfd(self) -> None:
         if self._pidfd is not None:
@@ -466,6 +463,30 @@ def read_log_tail(path: str | os.PathLike[str], lines: int = TAIL_LINES, *, sinc
         return ""
     text = data.decode("utf-8", "replace")
     return "\n".join(text.splitlines()[-lines:]) if lines > 0 else ""
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process group has a member that is not a zombie."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    if not sys.platform.startswith("linux"):
+        return True
+    # Orphaned grandchildren that died stay zombies, still in the group, until init reaps
+    # them, which some container inits do only once a second. They are gone for our purpose.
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat_file:
+                stat = stat_file.read()
+        except OSError:
+            continue
+        fields = stat.rsplit(b")", 1)[-1].split()  # after "pid (comm)": state, ppid, pgrp, ...
+        if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] != b"Z":
+            return True
+    return False
 
 
 def _make_handle(

@@ -26,12 +26,12 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 @pytest.fixture
-def sample_config(pytester: pytest.Pytester) -> Path:
-    """A copy of the sample service's static config in the project, with its fallback JSON."""
+def sample_config(tmp_path: Path) -> Path:
+    """A copy of the sample service's static config, with its fallback JSON next to it."""
     import sample_service
 
     source = Path(sample_service.__file__).parent
-    target = pytester.path / "service"
+    target = tmp_path / "service"
     target.mkdir()
     for name in ("static_config.yaml", "dynamic_config_fallback.json"):
         (target / name).write_bytes((source / name).read_bytes())

@@ -6,14 +6,20 @@ import os
 import shlex
 import sys
 import textwrap
+from pathlib import Path
 
 #: The ini every inner run starts from: pytest-asyncio's loop scope set, so that it does not
 #: warn; the asyncio mode is left at its default (strict) unless a test says otherwise.
 BASE_INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 
-def python_command(code: str) -> str:
-    """Return a --service-command running ``code`` with this interpreter; ``{config}`` is ignored."""
-    return shlex.join([sys.executable, "-c", textwrap.dedent(code), "{config}"])
+def python_command(directory: Path, code: str, name: str = "standin.py") -> str:
+    """Write ``code`` as a script in ``directory``; return a --service-command that runs it.
+
+    The script gets the patched config's path as its only argument.
+    """
+    script = directory / name
+    script.write_text(textwrap.dedent(code))
+    return shlex.join([sys.executable, str(script), "{config}"])
 
 
 def pid_alive(pid: int) -> bool:

@@ -1,0 +1,76 @@
+"""Loading the plugin in a fresh pytest process: the pytest11 entry point, pytest_plugins, import cost."""
+
+from __future__ import annotations
+
+import pytest
+
+from plugin_helpers import BASE_INI
+
+TUTORIAL_TEST = """
+async def test_echo(websocket_client):
+    async with websocket_client.get('chat') as chat:
+        await chat.send('hello')
+        response = await chat.recv()
+        assert response == 'hello'
+"""
+
+
+@pytest.fixture
+def fresh(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester directory with an ini but no conftest: only the entry point can load the plugin."""
+    pytester.makeini(BASE_INI)
+    pytester.makepyfile(test_websocket=TUTORIAL_TEST)
+    return pytester
+
+
+def test_entry_point_alone_loads_the_plugin(fresh):
+    """With no conftest at all, the pytest11 entry point provides the fixtures and the tutorial test passes."""
+    result = fresh.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["plugins: *wsservice-*"])
+
+
+def test_entry_point_is_named_pytest_wsservice(fresh):
+    """`-p no:pytest_wsservice` switches the entry point off, so the fixtures are gone."""
+    result = fresh.runpytest_subprocess("-p", "no:pytest_wsservice")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'websocket_client' not found*"])
+
+
+def test_pytest_plugins_and_entry_point_side_by_side(fresh):
+    """`pytest_plugins = ['pytest_wsservice']` in the root conftest works next to the entry point, loading the plugin once."""
+    fresh.makeconftest("pytest_plugins = ['pytest_wsservice']\n")
+    fresh.makepyfile(
+        test_once="""
+        def test_registered_once(request):
+            manager = request.config.pluginmanager
+            import pytest_wsservice.plugin
+            names = [name for name, plugin in manager.list_name_plugin() if plugin is pytest_wsservice.plugin]
+            assert names == ["pytest_wsservice.plugin"]
+        """
+    )
+    result = fresh.runpytest_subprocess()
+    result.assert_outcomes(passed=2)
+
+
+def test_pytest_plugins_without_entry_point(fresh, monkeypatch):
+    """With plugin autoloading off, the conftest's pytest_plugins alone loads the plugin."""
+    fresh.makeconftest("pytest_plugins = ['pytest_wsservice']\n")
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = fresh.runpytest_subprocess("-p", "asyncio")
+    result.assert_outcomes(passed=1)
+
+
+def test_unused_plugin_imports_nothing_heavy(fresh):
+    """A run that uses none of the plugin's fixtures does not import PyYAML, yarl, websockets or aiohttp."""
+    fresh.makepyfile(
+        test_websocket="""
+        import sys
+
+        def test_nothing_heavy():
+            assert "pytest_wsservice.plugin" in sys.modules
+            heavy = {"yaml", "yarl", "websockets", "aiohttp"} & set(sys.modules)
+            assert not heavy
+        """
+    )
+    fresh.runpytest_subprocess().assert_outcomes(passed=1)
