@@ -107,6 +107,8 @@ async def serve(config: ServiceConfig) -> int:
 
     grace = config.shutdown_grace_period
     app = build_app(config)
+    if config.dynamic_config_path is not None:
+        logger.info("dynamic config: %d values from %s", len(config.dynamic_config), config.dynamic_config_path)
     deadline = [0.0]  # set when the shutdown starts
     app.on_shutdown.append(lambda app: _close_chats(app, deadline[0]))
     # No access log: it costs a log line per HTTP request and per WebSocket upgrade.

@@ -143,13 +143,14 @@ def start_sample(
     *,
     env: dict[str, str] | None = None,
     extra_args: tuple[str, ...] = (),
+    cwd: Path | None = None,
 ) -> SampleProcess:
     """Spawn the service and wait until /ping answers 200; fail early if it exits."""
     stderr_path = config_path.with_suffix(".stderr")
     with open(stderr_path, "wb") as stderr:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sample_service", "-c", str(config_path), *extra_args],
-            cwd=config_path.parent,
+            cwd=cwd or config_path.parent,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
