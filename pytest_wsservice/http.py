@@ -19,10 +19,12 @@ for ``service_client``, so loading pytest-wsservice stays cheap.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import yarl
+
+if TYPE_CHECKING:
+    import yarl
 
 __all__ = ["ServiceClient"]
 

@@ -26,13 +26,15 @@ import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Callable, Generator
+from typing import TYPE_CHECKING, Any, Callable, Generator
 
-import yarl
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from .errors import WebSocketHandshakeError, WebSocketMessageTypeError, WebSocketTimeout
+
+if TYPE_CHECKING:
+    import yarl
 
 __all__ = ["WebSocketClient", "WebSocketConnection"]
 
@@ -76,6 +78,7 @@ class WebSocketConnection(ClientConnection):
     * :meth:`recv_text`, :meth:`recv_bytes`, :meth:`send_json`, :meth:`recv_json`.
     * A ``send`` that cannot write because the service stopped reading, and a
       ``close`` whose answer never comes, give up after the same deadline.
+      (``recv_streaming``, which tests rarely need, has no deadline of its own.)
 
     Do not create it yourself: :meth:`WebSocketClient.get` does.
     """
@@ -310,6 +313,7 @@ class WebSocketConnection(ClientConnection):
         )
         for waiter in waiters:
             waiter.set_exception(error)
+
 
 class _Connect:
     """What :meth:`WebSocketClient.get` returns: ``async with`` it, or ``await`` it."""
