@@ -9,14 +9,22 @@ from __future__ import annotations
 import signal
 import sys
 
-# Until the event loop installs the graceful handlers, Ctrl-C ends the process quietly
-# instead of printing a KeyboardInterrupt traceback from the middle of an import.
-signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+# Until the event loop installs the graceful handlers, SIGTERM and SIGINT end the process
+# with status 0 (there is nothing open to close yet) instead of a KeyboardInterrupt
+# traceback from the middle of an import.
+signal.signal(signal.SIGTERM, _exit_quietly)
+signal.signal(signal.SIGINT, _exit_quietly)
 
 import argparse  # noqa: E402
 
 from .config import DEFAULT_CONFIG_PATH, ConfigError, load_config  # noqa: E402
 
+EXIT_CANNOT_LISTEN = 1
 EXIT_BAD_CONFIG = 2
 
 
@@ -62,13 +70,17 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_CONFIG
 
     import asyncio
+    import logging
 
-    from .app import serve
+    from .app import ListenError, serve
 
-    status = asyncio.run(serve(config))
-    if status and not logs_on_stderr:
-        print(f"sample_service: failed to start, see the log ({config.log_file_path})", file=sys.stderr)
-    return status
+    try:
+        return asyncio.run(serve(config))
+    except ListenError as exc:
+        logging.getLogger("sample_service").critical("%s", exc)
+        if not logs_on_stderr:
+            print(f"sample_service: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_LISTEN
 
 
 if __name__ == "__main__":

@@ -15,9 +15,13 @@ from .chat import CLOSE_GOING_AWAY, ChatHandler
 from .config import ServiceConfig
 from .state import CHATS, DYNAMIC_CONFIG, SERVICE_CONFIG
 
-__all__ = ["build_app", "notify_ready", "serve"]
+__all__ = ["ListenError", "build_app", "notify_ready", "serve"]
 
 logger = logging.getLogger("sample_service")
+
+
+class ListenError(OSError):
+    """The service cannot listen on the configured host and port (in use, not local...)."""
 
 
 async def ping(request: web.Request) -> web.Response:
@@ -87,8 +91,10 @@ async def serve(config: ServiceConfig) -> int:
     """Run the service until SIGTERM or SIGINT, then shut down within the grace period.
 
     Returns:
-        The process exit status: 0 after a shutdown by signal, 1 when the service cannot
-        listen on the configured address.
+        The process exit status: 0 after a shutdown by signal.
+
+    Raises:
+        ListenError: The configured address cannot be bound.
     """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -118,9 +124,8 @@ async def serve(config: ServiceConfig) -> int:
     try:
         await site.start()
     except OSError as exc:
-        logger.critical("cannot listen on %s:%d: %s", config.host, config.port, exc.strerror or exc)
         await runner.cleanup()
-        return 1
+        raise ListenError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
     logger.info("listening on http://%s:%d", _url_host(config.host), site.port)
     notify_ready()
 

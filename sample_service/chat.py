@@ -217,7 +217,7 @@ class ChatHandler:
         finally:
             chats.discard(connection)
             logger.info(
-                "connection closed peer=%s path=%s code=%s by=%s messages=%d duration=%.3fs",
+                "connection closed peer=%s path=%s code=%d by=%s messages=%d duration=%.3fs",
                 peer,
                 request.path,
                 connection.close_code or CLOSE_ABNORMAL,
@@ -283,10 +283,11 @@ class ChatHandler:
             # (1002, 1007, 1009) and dropped the connection.
             error = msg.data
             if connection.close_code is None:
-                connection.close_code = getattr(error, "code", None) or CLOSE_ABNORMAL
+                # int(): on Python 3.10 an IntEnum would be logged by its name.
+                connection.close_code = int(getattr(error, "code", 0) or CLOSE_ABNORMAL)
                 connection.initiator = "server"
             logger.warning(
-                "protocol error peer=%s path=%s code=%s error=%r",
+                "protocol error peer=%s path=%s code=%d error=%r",
                 connection.peer,
                 connection.path,
                 connection.close_code,
@@ -306,7 +307,9 @@ class ChatHandler:
         control. This runs in the connection's only task and no await separates the raw
         writes, so no other frame can land between the fragments.
         """
-        if transport is None or transport.is_closing():
+        # A close frame already sent (a shutdown while this task waited on flow control)
+        # must not be followed by data frames.
+        if transport is None or transport.is_closing() or ws.closed:
             raise ConnectionResetError("Cannot write to closing transport")
         size = self.fragment_size
         view = memoryview(payload)
