@@ -280,15 +280,18 @@ def build_service_config(
 
     Hooks run first, on deep copies of the config *and* the vars, so a hook may set a var
     or write a ``$name`` reference. Then ``$vars`` are resolved and the top-level
-    ``config_vars`` key is removed: the result is self-contained.
+    ``config_vars`` key is removed: the result is self-contained. ``os.PathLike`` values
+    become strings.
 
     Raises:
-        ServiceConfigError: A hook failed, or a var is undefined.
+        ServiceConfigError: A hook failed, a var is undefined, or a hook set a value that
+            YAML cannot store.
     """
     patched, patched_vars = apply_config_hooks(config, config_vars, hooks, source=source)
     resolved = resolve_config_vars(patched, patched_vars, source=source)
     resolved.pop("config_vars", None)
-    return resolved
+    # What tests read must be what the service gets: plain YAML values, paths as strings.
+    return _plain(resolved, "")
 
 
 def _section(config: dict, keys: Sequence[str], hook: str) -> dict:
@@ -387,7 +390,7 @@ class MakePathsAbsolute:
     def _absolute(self, value: str) -> str:
         if not value or value.startswith(("@", "$")) or os.path.isabs(value):
             return value
-        return str(Path(self.base_dir, value))
+        return str(Path(self.base_dir, value).absolute())
 
 
 # --------------------------------------------------------------------------- reading
@@ -433,7 +436,9 @@ def write_service_config(config: Mapping[str, Any], directory: str | os.PathLike
 
     path = Path(directory, name)
     data = _plain(config, "")
-    text = yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False, allow_unicode=True)
+    # No line folding (width): long strings stay on one line, so small YAML readers cope.
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    text = yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=2**30)
     path.write_text(text, encoding="utf-8")
     return path
 

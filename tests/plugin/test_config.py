@@ -124,6 +124,14 @@ def test_make_paths_absolute(tmp_path):
     assert config_vars == {"dir": str(tmp_path / "data")}
 
 
+def test_relative_base_dir_gives_absolute_paths(tmp_path, monkeypatch):
+    """A relative base directory still yields absolute paths, so the service's working directory does not matter."""
+    monkeypatch.chdir(tmp_path)
+    config = {"fallback-path": "dyn.json"}
+    MakePathsAbsolute(Path("conf"))(config, {})
+    assert config == {"fallback-path": str(tmp_path / "conf" / "dyn.json")}
+
+
 def test_listener_and_logger_hooks_create_missing_sections():
     """The listener and default-logger hooks set their keys, creating the userver sections that are missing."""
     config: dict = {}
@@ -215,6 +223,15 @@ def test_hook_returning_a_value_is_refused():
         apply_config_hooks({}, {}, [("h", lambda config, config_vars: {"x": 1})])
 
 
+def test_path_values_become_strings():
+    """A pathlib.Path set by a hook reads back from the built config as the string the service gets."""
+
+    def hook(config, config_vars):
+        config["fallback-path"] = Path("/srv/fallback.json")
+
+    assert build_service_config({}, {}, [("hook", hook)]) == {"fallback-path": "/srv/fallback.json"}
+
+
 def test_config_vars_key_is_dropped():
     """The patched config has no config_vars key: the service needs no vars file."""
     assert build_service_config({"config_vars": "vars.yaml", "x": "$x"}, {"x": 1}) == {"x": 1}
@@ -230,6 +247,13 @@ def test_write_round_trips_and_stringifies_paths(tmp_path):
     assert path == tmp_path / "static_config.yaml"
     assert list(yaml.safe_load(path.read_text())) == ["z", "a"]
     assert yaml.safe_load(path.read_text()) == {"z": 1, "a": {"file-path": str(tmp_path / "x.json"), "list": [1, "two", None, True, 1.5]}}
+
+
+def test_write_keeps_long_strings_on_one_line(tmp_path):
+    """A long string with spaces is written on one line, which small YAML readers need."""
+    long_value = " ".join(["word"] * 40)
+    path = write_service_config({"key": long_value}, tmp_path)
+    assert path.read_text() == f"key: {long_value}\n"
 
 
 def test_write_refuses_unstorable_values(tmp_path):
