@@ -30,8 +30,9 @@ class Variant:
         ).wall
 
     def command(self) -> str:
+        """The command, run in the suite's directory (``python -m bench --keep`` keeps it)."""
         prefix = "TESTSUITE_ALLOW_ROOT=1 " if "TESTSUITE_ALLOW_ROOT" in self.suite.env else ""
-        return f"cd {self.suite.path} && {prefix}python -m pytest -q {' '.join([*self.suite.args, *self.extra_args])}"
+        return f"{prefix}python -m pytest -q {' '.join([*self.suite.args, *self.extra_args])}".rstrip()
 
 
 def interleave(variants: Sequence[Variant], rounds: int, log: Callable[[str], None] = print) -> dict[str, list[float]]:
@@ -46,6 +47,11 @@ def interleave(variants: Sequence[Variant], rounds: int, log: Callable[[str], No
         log(("  warm-up: " if not round_no else f"  round {round_no}/{rounds}: ") + ", ".join(
             f"{label} {wall:.2f} s" for label, wall in this_round.items()))
     return walls
+
+
+def per_item(walls: dict[str, list[float]], large: str, small: str, extra_items: int) -> float:
+    """Median of the per-round (wall of large - wall of small) / extra_items."""
+    return median([(big - little) / extra_items for big, little in zip(walls[large], walls[small])])
 
 
 def ratio(walls: dict[str, list[float]], top: str, bottom: str) -> float:

@@ -78,6 +78,33 @@ def ours_by_cumulative(stats: pstats.Stats, top: int) -> list[tuple[float, int, 
     return sorted(rows, reverse=True)[:top]
 
 
+#: pytest's phases and the fixture machinery: their cumulative time splits a run into
+#: collection, per-test set-up (fixture closure), call and teardown.
+PHASES = (
+    ("main.py", "pytest_collection"),
+    ("runner.py", "pytest_runtest_setup"),
+    ("runner.py", "pytest_runtest_call"),
+    ("runner.py", "pytest_runtest_teardown"),
+    ("fixtures.py", "_fillfixtures"),
+    ("fixtures.py", "getfixtureclosure"),
+    ("fixtures.py", "_compute_fixture_value"),
+    ("python.py", "pytest_pycollect_makeitem"),
+    ("plugin.py", "pytest_pycollect_makeitem"),
+)
+
+
+def phases(stats: pstats.Stats) -> dict[str, tuple[int, float]]:
+    found: dict[str, tuple[int, float]] = {}
+    for (filename, _, name), (_, ncalls, _, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
+        for file_suffix, function in PHASES:
+            if name == function and filename.endswith(file_suffix):
+                package = _package(filename)
+                key = f"{package}:{Path(filename).name}:{function}"
+                calls, total = found.get(key, (0, 0.0))
+                found[key] = (calls + ncalls, total + cumtime)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--tests", type=int, default=200)
@@ -87,9 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     kinds = [k for k in args.kinds.split(",") if k]
     with temp_dir("profile") as directory:
         packages = {}
+        phase_times = {}
         for kind in kinds:
             stats, output = profile(kind, args.tests, directory)
             packages[kind] = by_package(stats)
+            phase_times[kind] = phases(stats)
             print(f"\n=== {kind}: {args.tests} tests, total {stats.total_tt:.2f} s of CPU under cProfile")  # type: ignore[attr-defined]
             durations = [line for line in output.splitlines() if line.strip().endswith(("setup", "call", "teardown"))
                          or " setup " in line or " call " in line or " teardown " in line]
@@ -100,6 +129,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"pytest_wsservice and conftest functions by cumulative time (top {args.top}):")
                 for cumtime, ncalls, where in ours_by_cumulative(stats, args.top):
                     print(f"  {cumtime * 1000:9.1f} ms  {ncalls:6d} calls  {where}")
+        print("\npytest phases, cumulative ms (calls): " + " | ".join(kinds))
+        for key in sorted({k for d in phase_times.values() for k in d}):
+            cells = []
+            for kind in kinds:
+                calls, total = phase_times[kind].get(key, (0, 0.0))
+                cells.append(f"{total * 1000:9.1f} ({calls:5d})")
+            print(f"  {key:58s} " + " | ".join(cells))
         names = sorted({p for d in packages.values() for p in d}, key=lambda p: -max(d.get(p, 0) for d in packages.values()))
         print("\nself time by package (ms): " + " | ".join(kinds) + (" | difference" if len(kinds) == 2 else ""))
         for name in names[: args.top]:

@@ -139,8 +139,16 @@ def _growth_panel(ax, results: dict) -> None:
     for kind, points in data.items():
         sizes = sorted(int(n) for n in points)
         ax.plot(sizes, [points[str(n)] for n in sizes], "o-", color=_COLORS[kind], label=_SHORT[kind])
+    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
     ax.set_xscale("log")
     ax.set_yscale("log")
+    all_sizes = sorted({int(n) for points in data.values() for n in points})
+    ax.xaxis.set_major_locator(FixedLocator(all_sizes))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(ScalarFormatter())
     ax.set_xlabel("tests in the suite")
     ax.set_ylabel("wall (s)")
     ax.set_title("3/6. growth with the number of tests (-n 0)", fontsize=9)

@@ -20,10 +20,15 @@ from pathlib import Path
 from .common import child_env, has_module, sample_config_path
 
 KINDS = ("wsservice", "handwritten", "testsuite")
+#: Suites without a service, for benchmark 3's breakdown of the per-test cost: pytest's own
+#: cost of a test, and that of an async test in pytest-asyncio's event loop per test.
+FLOORS = ("floor-sync", "floor-async")
 LABELS = {
     "wsservice": "(a) pytest_wsservice",
     "handwritten": "(b) hand-written fixture",
     "testsuite": "(c) yandex-taxi-testsuite",
+    "floor-sync": "pytest, empty sync test",
+    "floor-async": "pytest-asyncio, empty async test",
 }
 #: Tests per module: a real suite spreads its tests over files.
 TESTS_PER_MODULE = 50
@@ -148,18 +153,40 @@ async def test_echo_{i:05d}(websocket_client):
         assert await chat.recv() == "hello {i}"
 '''
 
+_FLOOR_SYNC_TEST = '''
+def test_nothing_{i:05d}():
+    assert "hello {i}"
+'''
+
+_FLOOR_ASYNC_TEST = '''
+async def test_nothing_{i:05d}():
+    await asyncio.sleep(0)
+'''
+
+_BODIES = {
+    "wsservice": _WSSERVICE_TEST,
+    "handwritten": _RAW_TEST,
+    "testsuite": _RAW_TEST,
+    "floor-sync": _FLOOR_SYNC_TEST,
+    "floor-async": _FLOOR_ASYNC_TEST,
+}
+
 _HEADERS = {
     "wsservice": "",
     # Strict mode (pytest-asyncio's default) needs the marker; the plugin adds it itself.
     "handwritten": "import pytest\nimport websockets\n\npytestmark = pytest.mark.asyncio\n",
     # testsuite forces auto mode.
     "testsuite": "import websockets\n",
+    "floor-sync": "",
+    "floor-async": "import asyncio\n\nimport pytest\n\npytestmark = pytest.mark.asyncio\n",
 }
 
 _INI = {
     "wsservice": "[pytest]\nasyncio_default_fixture_loop_scope = function\n",
     "handwritten": "[pytest]\nasyncio_default_fixture_loop_scope = function\n",
     "testsuite": "[pytest]\n",
+    "floor-sync": "[pytest]\nasyncio_default_fixture_loop_scope = function\n",
+    "floor-async": "[pytest]\nasyncio_default_fixture_loop_scope = function\n",
 }
 
 
@@ -181,17 +208,17 @@ def suite_env(kind: str) -> dict[str, str]:
 
 def write_suite(kind: str, n_tests: int, directory: Path) -> Suite:
     """Write suite ``kind`` with ``n_tests`` echo tests into ``directory`` (created)."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown suite kind {kind!r}; expected one of {KINDS}")
+    if kind not in _BODIES:
+        raise ValueError(f"unknown suite kind {kind!r}; expected one of {KINDS + FLOORS}")
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "pytest.ini").write_text(_INI[kind])
     if kind == "wsservice":
-        conftest = _WSSERVICE_CONFTEST
-    else:
+        (directory / "conftest.py").write_text(_WSSERVICE_CONFTEST)
+    elif kind in ("handwritten", "testsuite"):
         template = _HANDWRITTEN_CONFTEST if kind == "handwritten" else _TESTSUITE_CONFTEST
         conftest = template.format(base_config=str(sample_config_path()), patch_config=_PATCH_CONFIG)
-    (directory / "conftest.py").write_text(conftest)
-    body = _WSSERVICE_TEST if kind == "wsservice" else _RAW_TEST
+        (directory / "conftest.py").write_text(conftest)
+    body = _BODIES[kind]
     for first in range(0, n_tests, TESTS_PER_MODULE):
         last = min(first + TESTS_PER_MODULE, n_tests)
         text = _HEADERS[kind] + "".join(body.format(i=i) for i in range(first, last))
