@@ -136,7 +136,10 @@ class _ConfigHookRegistry:
         self.entries: list[tuple[str, Any]] = []
 
     def pytest_plugin_registered(self, plugin: object, plugin_name: str) -> None:
-        hooks = getattr(plugin, "WSSERVICE_CONFIG_HOOKS", None)
+        try:
+            hooks = getattr(plugin, "WSSERVICE_CONFIG_HOOKS", None)
+        except Exception:  # a plugin object with an unusual __getattr__ holds no hooks of ours
+            return
         if hooks is None:
             return
         source = getattr(plugin, "__file__", None) or plugin_name

@@ -29,7 +29,7 @@ def test_tutorial_test_runs_unchanged(project, mode):
     project.makepyfile(test_websocket=TUTORIAL_TEST)
     result = project.runpytest_inprocess("-v")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([f"asyncio: mode=*{mode.upper()}*", "*test_websocket.py::test_echo PASSED*"])
+    result.stdout.re_match_lines([rf"(?i)asyncio: mode=(Mode\.)?{mode},", r".*test_websocket\.py::test_echo PASSED"])
 
 
 @pytest.mark.parametrize(("mode", "outcome"), [("strict", {"failed": 1}), ("auto", {"passed": 1})])

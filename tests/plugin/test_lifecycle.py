@@ -251,3 +251,57 @@ def test_service_without_notify_or_ping_is_ready_on_tcp(project):
     )
     result = project.runpytest_inprocess("--service-config=static.yaml", "--service-command", python_command(project.path, server))
     result.assert_outcomes(passed=1)
+
+
+def test_xdist_workers_each_start_their_own_service(project, tmp_path):
+    """Under `-n 2` each worker starts its own sample service on its own port (N+K with --service-port) and log file, and stops it."""
+    records = tmp_path / "records"
+    records.mkdir()
+    project.makepyfile(
+        f"""
+        import json, os, pathlib, pytest
+
+        @pytest.mark.parametrize("n", range(4))
+        async def test_echo(websocket_client, service_start, n):
+            async with websocket_client.get("chat") as chat:
+                await chat.send("hi")
+                assert await chat.recv() == "hi"
+            record = {{"worker": os.environ["PYTEST_XDIST_WORKER"], "pid": service_start.pid,
+                       "port": service_start.port, "log": str(service_start.log_path)}}
+            pathlib.Path({str(records)!r}, f"{{n}}.json").write_text(json.dumps(record))
+        """
+    )
+    base_port = free_port_pair()
+    log = tmp_path / "logs" / "service.log"
+    result = project.runpytest_subprocess("-n", "2", f"--service-port={base_port}", f"--service-logs-file={log}")
+    result.assert_outcomes(passed=4)
+    seen = {}
+    for path in records.iterdir():
+        record = json.loads(path.read_text())
+        seen.setdefault(record["worker"], set()).add((record["pid"], record["port"], record["log"]))
+    assert sorted(seen) == ["gw0", "gw1"]
+    for index, worker in enumerate(("gw0", "gw1")):
+        ((pid, port, log_path),) = seen[worker]  # one service per worker, for all its tests
+        assert port == base_port + index
+        assert log_path == str(tmp_path / "logs" / f"service.{worker}.log")
+        assert not pid_alive(pid)
+        assert "listening on" in Path(log_path).read_text()
+
+
+def free_port_pair() -> int:
+    """Return a port N such that N and N+1 are both free right now."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            if port >= 65535:
+                continue
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no two adjacent free ports found")
