@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import aiohttp  # noqa: F401
@@ -28,9 +29,9 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 @pytest.fixture
 def sample_config(tmp_path: Path) -> Path:
     """A copy of the sample service's static config, with its fallback JSON next to it."""
-    import sample_service
-
-    source = Path(sample_service.__file__).parent
+    spec = importlib.util.find_spec("sample_service")
+    assert spec is not None and spec.submodule_search_locations, "sample_service is not installed"
+    source = Path(list(spec.submodule_search_locations)[0])
     target = tmp_path / "service"
     target.mkdir()
     for name in ("static_config.yaml", "dynamic_config_fallback.json"):
