@@ -183,7 +183,7 @@ def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str
         and not _has_asyncio_marker(collector, obj)
         and _requests_plugin_fixture(collector, name, obj)
     ):
-        pytest.mark.asyncio(obj)
+        pytest.mark.asyncio(obj)  # the same as decorating the function
     return (yield)
 
 
@@ -561,12 +561,7 @@ def service_start(
     finally:
         result = process.stop(grace=service_stop_timeout)
     if not result.clean:
-        tail = process.log_tail()
-        raise ServiceExitedError(
-            f"The service (pid {process.pid}) {result.describe(service_stop_timeout)}.\n{process.describe_tail(tail)}",
-            returncode=result.returncode,
-            log_tail=tail,
-        )
+        raise process.failure(ServiceExitedError, result.describe(service_stop_timeout), result.returncode)
 
 
 # --------------------------------------------------------------------------- fixtures: clients

@@ -276,15 +276,11 @@ class ServiceProcess:
             )
             if result.outcome == "exited":
                 assert result.returncode is not None
-                raise process._start_error(
-                    ServiceStartError,
-                    f"{describe_returncode(result.returncode)} before it was ready",
-                    result.returncode,
-                )
+                what = f"{describe_returncode(result.returncode)} before it was ready"
+                raise process.failure(ServiceStartError, what, result.returncode)
             if result.outcome == "timeout":
-                raise process._start_error(
-                    ServiceStartTimeout, f"was not ready within {timeout:g} s; {result.detail}", None
-                )
+                process.kill()  # stop its writing before the tail is read
+                raise process.failure(ServiceStartTimeout, f"was not ready within {timeout:g} s; {result.detail}")
             process._handle = _make_handle(process, host, port, base_url, config_path)
             return process
         except BaseException:
@@ -296,15 +292,24 @@ class ServiceProcess:
             if notify_socket is not None:
                 notify_socket.close()
 
-    def _start_error(
-        self, kind: type[ServiceStartError], what: str, returncode: int | None
+    def failure(
+        self, kind: type[ServiceStartError], what: str, returncode: int | None = None
     ) -> ServiceStartError:
-        if kind is ServiceStartTimeout:
-            self.kill()  # stop its writing before the tail is read
+        """Build an error saying ``what`` happened to this process, quoting its log's tail.
+
+        Args:
+            kind: ``ServiceStartError`` or a subclass.
+            what: For example ``"exited with status 2 before it was ready"``.
+            returncode: The exit status to record on the error.
+        """
         tail = self.log_tail(TAIL_LINES)
+        if not tail:
+            about_log = f"It wrote nothing to its log {self.log_path}."
+        else:
+            count = tail.count("\n") + 1
+            about_log = f"Last {count} line{'s' if count != 1 else ''} of its log {self.log_path}:\n{tail}"
         return kind(
-            f"The service (pid {self.pid}, command: {shlex.join(self.command)}) {what}.\n"
-            f"{self.describe_tail(tail)}",
+            f"The service (pid {self.pid}, command: {shlex.join(self.command)}) {what}.\n{about_log}",
             returncode=returncode,
             log_tail=tail,
         )
@@ -338,13 +343,6 @@ class ServiceProcess:
     def log_tail(self, lines: int = TAIL_LINES) -> str:
         """Return the last ``lines`` lines this process wrote to its log file."""
         return read_log_tail(self.log_path, lines, since=self.log_offset)
-
-    def describe_tail(self, tail: str) -> str:
-        """Introduce a log tail for an error message."""
-        if not tail:
-            return f"It wrote nothing to its log {self.log_path}."
-        count = tail.count("\n") + 1
-        return f"Last {count} line{'s' if count != 1 else ''} of its log {self.log_path}:\n{tail}"
 
     # ----------------------------------------------------------------- stopping
 

@@ -192,7 +192,7 @@ def test_service_dying_during_the_session_fails_teardown(project):
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_kill_it*",
-            "pytest_wsservice.errors.ServiceExitedError: The service (pid *) was killed by signal SIGKILL on its own, "
+            "pytest_wsservice.errors.ServiceExitedError: The service (pid *, command: *) was killed by signal SIGKILL on its own, "
             "before it was asked to stop.",
             "Last * lines of its log *",
         ]
@@ -223,7 +223,7 @@ def test_service_ignoring_sigterm_is_killed_and_reported(project, tmp_path, scal
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
-            "pytest_wsservice.errors.ServiceExitedError: The service (pid *) did not stop within 0.3 s after SIGTERM "
+            "pytest_wsservice.errors.ServiceExitedError: The service (pid *, command: *) did not stop within 0.3 s after SIGTERM "
             "and was killed by signal SIGKILL.",
             "It wrote nothing to its log *",
         ]
