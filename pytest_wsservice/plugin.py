@@ -121,6 +121,14 @@ def _setting(config: pytest.Config, name: str) -> _Setting | None:
     return None
 
 
+def _seconds(config: pytest.Config, name: str, default: float) -> float:
+    """Return a duration option in seconds, or ``default`` if it is not set."""
+    setting = _setting(config, name)
+    if setting is None:
+        return default
+    return setting.number(float, "a positive number of seconds", 0.001)
+
+
 def _worker_id(config: pytest.Config) -> str | None:
     workerinput = getattr(config, "workerinput", None)  # set by pytest-xdist in its workers
     return workerinput.get("workerid") if workerinput else None
@@ -507,10 +515,7 @@ def service_start_timeout(pytestconfig: pytest.Config) -> float:
 
     Override this to compute the deadline in code.
     """
-    setting = _setting(pytestconfig, "service-start-timeout")
-    if setting is None:
-        return DEFAULT_START_TIMEOUT
-    return setting.number(float, "a positive number of seconds", 0.001)
+    return _seconds(pytestconfig, "service-start-timeout", DEFAULT_START_TIMEOUT)
 
 
 @pytest.fixture(scope="session")
@@ -573,10 +578,7 @@ def websocket_timeout(pytestconfig: pytest.Config) -> float:
 
     Override this to compute the deadline in code.
     """
-    setting = _setting(pytestconfig, "websocket-timeout")
-    if setting is None:
-        return DEFAULT_WEBSOCKET_TIMEOUT
-    return setting.number(float, "a positive number of seconds", 0.001)
+    return _seconds(pytestconfig, "websocket-timeout", DEFAULT_WEBSOCKET_TIMEOUT)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,15 @@ from pathlib import Path
 #: warn; the asyncio mode is left at its default (strict) unless a test says otherwise.
 BASE_INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 
+#: The userver tutorial's functional test, verbatim: no asyncio marker.
+TUTORIAL_TEST = """
+async def test_echo(websocket_client):
+    async with websocket_client.get('chat') as chat:
+        await chat.send('hello')
+        response = await chat.recv()
+        assert response == 'hello'
+"""
+
 def python_command(directory: Path, code: str, name: str = "standin.py") -> str:
     """Write ``code`` as a script in ``directory``; return a --service-command that runs it.
 

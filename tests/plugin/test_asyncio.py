@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin_helpers import BASE_INI
-
-TUTORIAL_TEST = """
-async def test_echo(websocket_client):
-    async with websocket_client.get('chat') as chat:
-        await chat.send('hello')
-        response = await chat.recv()
-        assert response == 'hello'
-"""
+from plugin_helpers import BASE_INI, TUTORIAL_TEST
 
 PLAIN_ASYNC_TEST = """
 import asyncio
