@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import (
     ServiceConfigError,
     ServiceExitedError,
+    ServiceRequestTimeout,
     ServiceStartError,
     ServiceStartTimeout,
     WebSocketHandshakeError,
@@ -41,6 +42,7 @@ __all__ = [
     "ServiceExitedError",
     "ServiceHandle",
     "ServiceProcess",
+    "ServiceRequestTimeout",
     "ServiceStartError",
     "ServiceStartTimeout",
     "WebSocketClient",

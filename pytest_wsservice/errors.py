@@ -16,6 +16,7 @@ __all__ = [
     "WebSocketHandshakeError",
     "WebSocketTimeout",
     "WebSocketMessageTypeError",
+    "ServiceRequestTimeout",
 ]
 
 
@@ -80,4 +81,19 @@ class WebSocketTimeout(WsServiceError, TimeoutError):
 
 
 class WebSocketMessageTypeError(WsServiceError, TypeError):
-    """``recv_text`` received a binary message, or ``recv_bytes`` a text one."""
+    """``recv_text`` received a binary message, or ``recv_bytes`` a text one.
+
+    Attributes:
+        received: The message that did arrive (``bytes`` or ``str``), so nothing is lost.
+    """
+
+    def __init__(self, message: str, *, received: str | bytes) -> None:
+        super().__init__(message)
+        self.received = received
+
+
+class ServiceRequestTimeout(WsServiceError, TimeoutError):
+    """An HTTP request of ``service_client`` got no complete response before its deadline.
+
+    The message names the method, the path and the seconds waited.
+    """

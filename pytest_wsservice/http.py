@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from .errors import ServiceRequestTimeout
+
 if TYPE_CHECKING:
     import yarl
 
@@ -82,8 +84,9 @@ class ServiceClient:
             The response, body already read.
 
         Raises:
-            TimeoutError: No complete response came within the deadline. The message
-                names the method, the path and the seconds waited.
+            ServiceRequestTimeout: No complete response came within the deadline (a
+                :class:`TimeoutError`). The message names the method, the path and the
+                seconds waited.
             aiohttp.ClientConnectionError: The connection failed, for example because
                 nothing listens on the service's port.
         """
@@ -100,7 +103,7 @@ class ServiceClient:
         except asyncio.TimeoutError:
             # aiohttp's own timeout errors derive from asyncio.TimeoutError too.
             origin = "the service_client default" if timeout is None else "the timeout= of this call"
-            raise TimeoutError(
+            raise ServiceRequestTimeout(
                 f"{method.upper()} /{path.lstrip('/')} ({url}) got no complete response within "
                 f"{_seconds(seconds)} ({origin}). The service did not answer in time: check that "
                 f"it handles this path, or pass a larger timeout= if it is just slow."

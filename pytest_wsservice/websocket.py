@@ -209,9 +209,9 @@ class WebSocketConnection(ClientConnection):
         error = WebSocketMessageTypeError(
             f"recv_text() on {self._wss_path} expected a text message but received a binary "
             f"message of {len(message)} bytes: {_preview(message)}. Use recv_bytes() or recv() "
-            f"if the service answers in binary frames."
+            f"if the service answers in binary frames.",
+            received=message,
         )
-        error.received = message  # type: ignore[attr-defined]
         raise error
 
     async def recv_bytes(self, *, timeout: float | None = None) -> bytes:
@@ -234,9 +234,9 @@ class WebSocketConnection(ClientConnection):
         error = WebSocketMessageTypeError(
             f"recv_bytes() on {self._wss_path} expected a binary message but received a text "
             f"message of {len(message)} characters: {_preview(message)}. Use recv_text() or "
-            f"recv() if the service answers in text frames."
+            f"recv() if the service answers in text frames.",
+            received=message,
         )
-        error.received = message  # type: ignore[attr-defined]
         raise error
 
     async def send_json(self, data: Any, *, dumps: Callable[[Any], str] = json.dumps) -> None:

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from pytest_wsservice import ServiceClient
+from pytest_wsservice import ServiceClient, ServiceRequestTimeout
 
 
 @contextlib.asynccontextmanager
@@ -81,7 +81,7 @@ async def test_json_params_and_body_round_trip(scaled):
 # Uses no plugin fixture, so the plugin does not mark it.
 @pytest.mark.asyncio
 async def test_timeout_names_method_path_and_seconds(scaled):
-    """A request without an answer in time raises TimeoutError naming the method, path and seconds."""
+    """A request without an answer in time raises ServiceRequestTimeout (a TimeoutError) naming the method, path and seconds."""
     answer = asyncio.Event()
 
     async def slow(request: web.Request) -> web.Response:
@@ -93,7 +93,7 @@ async def test_timeout_names_method_path_and_seconds(scaled):
     async with loopback_app(app) as base_url:
         client = ServiceClient(base_url, timeout=scaled(30))
         started = time.monotonic()
-        with pytest.raises(TimeoutError) as info:
+        with pytest.raises(ServiceRequestTimeout) as info:
             await client.get("slow", timeout=scaled(0.2))
         assert time.monotonic() - started < scaled(5)
         answer.set()
@@ -102,6 +102,7 @@ async def test_timeout_names_method_path_and_seconds(scaled):
         with pytest.raises(TimeoutError, match="service_client default"):
             await client.get("/slow")
         answer.set()
+    assert isinstance(info.value, TimeoutError)
     message = str(info.value)
     assert message.startswith("GET /slow ")
     assert f"{scaled(0.2):g} seconds" in message
