@@ -41,6 +41,7 @@ PLUGIN_FIXTURES = frozenset(
         "service_config_vars",
         "service_config_yaml",
         "service_env",
+        "service_handle",
         "service_host",
         "service_log_level",
         "service_logs_file",
@@ -591,7 +592,17 @@ def service_client_timeout(websocket_timeout: float) -> float:
 
 
 @pytest.fixture
-def websocket_client(service_start: ServiceHandle, websocket_timeout: float) -> WebSocketClient:
+def service_handle(service_start: ServiceHandle) -> ServiceHandle:
+    """The running service this test talks to (function scope): a ``ServiceHandle``.
+
+    ``websocket_client`` and ``service_client`` connect to it. Request it (rather than
+    ``service_start``) in fixtures that need the service's pid, port, URL or log path.
+    """
+    return service_start
+
+
+@pytest.fixture
+def websocket_client(service_handle: ServiceHandle, websocket_timeout: float) -> WebSocketClient:
     """A WebSocket client for the service: ``async with websocket_client.get('chat') as chat``.
 
     Function scope; it holds no connection until ``get()`` is entered, so it is bound
@@ -599,15 +610,15 @@ def websocket_client(service_start: ServiceHandle, websocket_timeout: float) -> 
     """
     from .websocket import WebSocketClient
 
-    return WebSocketClient(service_start.base_url, timeout=websocket_timeout)
+    return WebSocketClient(service_handle.base_url, timeout=websocket_timeout)
 
 
 @pytest.fixture
-def service_client(service_start: ServiceHandle, service_client_timeout: float) -> ServiceClient:
+def service_client(service_handle: ServiceHandle, service_client_timeout: float) -> ServiceClient:
     """An HTTP client for the service: ``response = await service_client.get('/ping')``.
 
     Function scope, bound to no event loop. Override this to connect somewhere else.
     """
     from .http import ServiceClient
 
-    return ServiceClient(service_start.base_url, timeout=service_client_timeout)
+    return ServiceClient(service_handle.base_url, timeout=service_client_timeout)
