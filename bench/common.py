@@ -76,8 +76,12 @@ def child_env(**extra: str) -> dict[str, str]:
 @dataclass
 class PytestRun:
     wall: float
+    #: user + system CPU seconds of pytest and of the children it reaped (the service):
+    #: much less sensitive than the wall to other work on the machine.
+    cpu: float
     passed: int
     output: str
+    peak: "PeakRss | None" = None
 
 
 _PASSED = re.compile(r"(\d+) passed")
@@ -90,39 +94,52 @@ def run_pytest(
     expect_passed: int,
     env: dict[str, str] | None = None,
     deadline: float = PYTEST_RUN_DEADLINE,
+    sample_rss: bool = False,
 ) -> PytestRun:
-    """Run ``python -m pytest -q ARGS`` in ``suite_dir`` and return its wall time.
+    """Run ``python -m pytest -q ARGS`` in ``suite_dir`` and return its wall and CPU time.
 
     The wall is measured around the whole process (interpreter start to exit), which is
     what a developer waits for. A run that fails, or passes another number of tests than
     expected, raises BenchError with the tail of its output: a figure from a broken run
-    would be meaningless.
+    would be meaningless. With ``sample_rss``, peak RSS of pytest and of the service is
+    sampled too (that costs a little CPU, so timed runs do not do it).
     """
     command = [PYTHON, "-m", "pytest", "-q", *args]
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run(
+    with tempfile.TemporaryFile("w+") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
             command,
             cwd=suite_dir,
             env=env if env is not None else child_env(),
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
+            stdout=out,
             stderr=subprocess.STDOUT,
-            timeout=deadline,
             text=True,
         )
-    except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"pytest in {suite_dir} did not finish within {deadline:.0f} s: {command}") from exc
-    wall = time.perf_counter() - start
-    found = _PASSED.findall(proc.stdout)
+        # wait4 instead of proc.wait(): it also returns the CPU the run used.
+        timer = threading.Timer(deadline, proc.kill)
+        timer.start()
+        try:
+            with RssSampler(proc.pid) if sample_rss else contextlib.nullcontext() as sampler:
+                _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        output = out.read()
+    if wall >= deadline:
+        raise BenchError(f"pytest in {suite_dir} did not finish within {deadline:.0f} s: {' '.join(command)}")
+    found = _PASSED.findall(output)
     passed = int(found[-1]) if found else 0
     if proc.returncode != 0 or passed != expect_passed:
-        tail = "\n".join(proc.stdout.splitlines()[-40:])
+        tail = "\n".join(output.splitlines()[-40:])
         raise BenchError(
             f"pytest in {suite_dir} exited {proc.returncode} with {passed} passed "
             f"(expected {expect_passed}); command: {' '.join(command)}\n{tail}"
         )
-    return PytestRun(wall=wall, passed=passed, output=proc.stdout)
+    return PytestRun(wall=wall, cpu=usage.ru_utime + usage.ru_stime, passed=passed, output=output,
+                     peak=sampler.peak if sampler is not None else None)
 
 
 @contextlib.contextmanager
@@ -221,42 +238,6 @@ class RssSampler:
                     self.peak.service_pids.add(pid)
                     self.peak.service_kib = max(self.peak.service_kib, hwm)
             pending.extend(_children(pid))
-
-
-def run_pytest_with_rss(
-    suite_dir: Path,
-    args: Sequence[str] = (),
-    *,
-    expect_passed: int,
-    env: dict[str, str] | None = None,
-    deadline: float = PYTEST_RUN_DEADLINE,
-) -> PeakRss:
-    """Run pytest like :func:`run_pytest` while sampling peak RSS of it and of the service."""
-    command = [PYTHON, "-m", "pytest", "-q", *args]
-    with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.Popen(
-            command,
-            cwd=suite_dir,
-            env=env if env is not None else child_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        try:
-            with RssSampler(proc.pid) as sampler:
-                proc.wait(timeout=deadline)
-        except subprocess.TimeoutExpired as exc:
-            proc.kill()
-            proc.wait()
-            raise BenchError(f"pytest in {suite_dir} did not finish within {deadline:.0f} s") from exc
-        out.seek(0)
-        output = out.read()
-    found = _PASSED.findall(output)
-    if proc.returncode != 0 or not found or int(found[-1]) != expect_passed:
-        tail = "\n".join(output.splitlines()[-40:])
-        raise BenchError(f"pytest in {suite_dir} exited {proc.returncode}; command: {' '.join(command)}\n{tail}")
-    return sampler.peak
 
 
 def machine_summary() -> str:

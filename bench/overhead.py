@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .common import PeakRss, median, run_pytest, run_pytest_with_rss
+from .common import PeakRss, median, run_pytest
 from .suites import Suite, write_suite
 
 
@@ -23,11 +23,13 @@ class Variant:
     suite: Suite
     extra_args: tuple[str, ...] = ()
 
-    def run(self) -> float:
-        return run_pytest(
+    def run(self) -> tuple[float, float]:
+        """One run: its wall and CPU seconds."""
+        result = run_pytest(
             self.suite.path, [*self.suite.args, *self.extra_args],
             expect_passed=self.suite.n_tests, env=self.suite.env,
-        ).wall
+        )
+        return result.wall, result.cpu
 
     def command(self) -> str:
         """The command, run in the suite's directory (``python -m bench --keep`` keeps it)."""
@@ -35,18 +37,27 @@ class Variant:
         return f"{prefix}python -m pytest -q {' '.join([*self.suite.args, *self.extra_args])}".rstrip()
 
 
-def interleave(variants: Sequence[Variant], rounds: int, log: Callable[[str], None] = print) -> dict[str, list[float]]:
+@dataclass
+class Timings:
+    """Seconds per variant label, one value per round: the wall and the CPU of each run."""
+
+    wall: dict[str, list[float]]
+    cpu: dict[str, list[float]]
+
+
+def interleave(variants: Sequence[Variant], rounds: int, log: Callable[[str], None] = print) -> Timings:
     """Run each variant ``rounds`` times, interleaved, after one discarded warm-up round."""
-    walls: dict[str, list[float]] = {v.label: [] for v in variants}
+    timings = Timings({v.label: [] for v in variants}, {v.label: [] for v in variants})
     for round_no in range(rounds + 1):
         this_round = {}
         for variant in variants:
-            this_round[variant.label] = variant.run()
+            this_round[variant.label] = wall, cpu = variant.run()
             if round_no:
-                walls[variant.label].append(this_round[variant.label])
+                timings.wall[variant.label].append(wall)
+                timings.cpu[variant.label].append(cpu)
         log(("  warm-up: " if not round_no else f"  round {round_no}/{rounds}: ") + ", ".join(
-            f"{label} {wall:.2f} s" for label, wall in this_round.items()))
-    return walls
+            f"{label} {wall:.2f} s ({cpu:.2f} CPU)" for label, (wall, cpu) in this_round.items()))
+    return timings
 
 
 def per_item(walls: dict[str, list[float]], large: str, small: str, extra_items: int) -> float:
@@ -64,4 +75,6 @@ def make_suites(kinds: Sequence[str], n_tests: int, root: Path) -> dict[str, Sui
 
 
 def peak_rss(suite: Suite) -> PeakRss:
-    return run_pytest_with_rss(suite.path, suite.args, expect_passed=suite.n_tests, env=suite.env)
+    result = run_pytest(suite.path, suite.args, expect_passed=suite.n_tests, env=suite.env, sample_rss=True)
+    assert result.peak is not None
+    return result.peak
