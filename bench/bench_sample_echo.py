@@ -15,14 +15,21 @@ Three servers run side by side, each as its own process on 127.0.0.1:
 
 The client is a raw blocking socket with prebuilt masked frames, so that it costs far less
 per message than any of the servers and the figures are the servers' rates, not the
-client's. Per round, for each server in a rotating order, on a fresh connection:
+client's. One connection per server stays open; per round and per server:
 
 - sequential: send one 32-byte text message, read its echo, repeat (``--seq`` times);
 - pipelined: keep up to ``--window`` messages in flight until ``--pipe`` have come back.
 
-Every echoed byte is checked. The figure per server is the median over rounds; the ratio
-is the median of per-round ratios of the sample's rate to the faster minimal server's rate
-in that round (target: at least 0.9).
+Each round is cut into 10 slices and the servers take turns slice by slice, in a rotating
+order, so that load from elsewhere on the machine hits all three alike. Every echoed byte is
+checked. The figure per server is the median over rounds; the ratio is the median of
+per-round ratios of the sample's rate to the faster minimal server's rate in that round
+(target: at least 0.9). The servers' CPU time per message (from /proc) is printed too: it
+does not depend on what else the machine runs.
+
+By default the client and the servers all run on CPU 0 (``--pin``): a round trip then costs
+CPU time only, instead of depending on whether the scheduler put client and server on one
+CPU or two.
 
 Then the start-up time: from ``Popen`` of ``python -m sample_service`` (and, for reference,
 of the minimal aiohttp server) to the first ``200`` on ``/ping``, polled every millisecond;
@@ -89,7 +96,9 @@ def serve_websockets(port: int) -> None:
         loop = asyncio.get_running_loop()
         stop = loop.create_future()
         loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)
-        async with serve(echo, "127.0.0.1", port, compression=None):
+        # No keepalive pings: the benchmark client does not answer them, and the other two
+        # servers send none either.
+        async with serve(echo, "127.0.0.1", port, compression=None, ping_interval=None):
             await stop
 
     asyncio.run(main())
@@ -157,51 +166,59 @@ def close_chat(sock: socket.socket) -> None:
         sock.close()
 
 
-def sequential_rate(port: int, count: int) -> float:
-    payloads = messages(count)
-    frames = [masked_text_frame(p) for p in payloads]
-    expected = [echo_frame(p) for p in payloads]
-    sock = open_chat(port)
-    try:
-        size = len(expected[0])
-        start = time.perf_counter()
-        for frame, echo in zip(frames, expected):
-            sock.sendall(frame)
-            if recv_exact(sock, size) != echo:
-                raise AssertionError(f"port {port}: wrong echo")
-        return count / (time.perf_counter() - start)
-    finally:
-        close_chat(sock)
+class Workload:
+    """Prebuilt frames and expected echoes for ``count`` distinct 32-byte text messages."""
+
+    def __init__(self, count: int) -> None:
+        payloads = messages(count)
+        self.count = count
+        self.frames = [masked_text_frame(p) for p in payloads]
+        self.echoes = [echo_frame(p) for p in payloads]
+        self.stream = b"".join(self.frames)
+        self.expected = b"".join(self.echoes)
 
 
-def pipelined_rate(port: int, count: int, window: int, batch: int = 50) -> float:
-    payloads = messages(count)
-    stream = b"".join(masked_text_frame(p) for p in payloads)
-    expected = b"".join(echo_frame(p) for p in payloads)
-    frame_size = len(stream) // count
-    echo_size = len(expected) // count
-    sock = open_chat(port)
+def sequential_time(sock: socket.socket, work: Workload) -> float:
+    """Seconds for ``work.count`` round trips, one message in flight at a time."""
+    size = len(work.echoes[0])
+    start = time.perf_counter()
+    for frame, echo in zip(work.frames, work.echoes):
+        sock.sendall(frame)
+        if recv_exact(sock, size) != echo:
+            raise AssertionError("wrong echo")
+    return time.perf_counter() - start
+
+
+def pipelined_time(sock: socket.socket, work: Workload, window: int, batch: int = 50) -> float:
+    """Seconds until all of ``work`` came back, with up to ``window`` messages in flight."""
+    frame_size = len(work.frames[0])
+    echo_size = len(work.echoes[0])
+    received = bytearray()
+    sent = 0
+    start = time.perf_counter()
+    while len(received) < len(work.expected):
+        if sent < work.count and sent - len(received) // echo_size + batch <= window:
+            n = min(batch, work.count - sent)
+            sock.sendall(work.stream[sent * frame_size : (sent + n) * frame_size])
+            sent += n
+            continue
+        chunk = sock.recv(262144)
+        if not chunk:
+            raise ConnectionError("server closed the connection mid-benchmark")
+        received += chunk
+    elapsed = time.perf_counter() - start
+    if received != work.expected:
+        raise AssertionError("wrong echo stream")
+    return elapsed
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; NaN elsewhere)."""
     try:
-        received = bytearray()
-        sent = 0
-        start = time.perf_counter()
-        while len(received) < len(expected):
-            in_flight = sent - len(received) // echo_size
-            if sent < count and in_flight + batch <= window:
-                n = min(batch, count - sent)
-                sock.sendall(stream[sent * frame_size : (sent + n) * frame_size])
-                sent += n
-                continue
-            chunk = sock.recv(262144)
-            if not chunk:
-                raise ConnectionError("server closed the connection mid-benchmark")
-            received += chunk
-        elapsed = time.perf_counter() - start
-        if received != expected:
-            raise AssertionError(f"port {port}: wrong echo stream")
-        return count / elapsed
-    finally:
-        close_chat(sock)
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------- processes
@@ -243,17 +260,21 @@ def http_ping(port: int) -> bool:
         return False
 
 
-#: With --pin (and two CPUs or more) the client runs on CPU 0 and every server on CPU 1.
-#: Off by default: on a small VM, forcing every round trip across CPUs made the sequential
-#: rate five times lower and noisier than letting the scheduler place the processes.
-PIN = False
+#: CPU placement (``--pin``): "same" runs the client and every server on CPU 0, so that a
+#: round trip costs CPU time only and the figures compare the servers' cost per message;
+#: "split" puts the client on CPU 0 and the servers on CPU 1; "none" leaves it to the
+#: scheduler. Unpinned, the sequential rate on a 2-CPU VM jumped between about 9k, 20k and
+#: 42k round trips per second from run to run, with where the scheduler placed the two
+#: processes; split, cross-CPU wake-ups made it about 4k and latency-bound.
+PIN = "same"
+SERVER_CPU = {"same": 0, "split": 1}
 
 
-def popen(cmd: list[str]) -> subprocess.Popen:
+def popen(cmd: list[str], pin: bool = True) -> subprocess.Popen:
     proc = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.DEVNULL)
-    if PIN:
+    if pin and PIN in SERVER_CPU:
         try:
-            os.sched_setaffinity(proc.pid, {1})
+            os.sched_setaffinity(proc.pid, {SERVER_CPU[PIN]})
         except OSError:  # the process may already be gone; its start-up reports why
             pass
     return proc
@@ -292,7 +313,7 @@ def spawn_to_ready(name: str, directory: Path) -> float:
     port = free_port()
     cmd = command(name, port, directory)
     start_time = time.perf_counter()
-    proc = popen(cmd)
+    proc = popen(cmd, pin=False)  # start-up is timed as pytest would see it: unpinned
     try:
         deadline = time.monotonic() + DEADLINE
         while not http_ping(port):
@@ -312,12 +333,17 @@ def spawn_to_ready(name: str, directory: Path) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default %(default)s)")
-    parser.add_argument("--seq", type=int, default=3000, help="sequential round trips per measurement")
-    parser.add_argument("--pipe", type=int, default=30000, help="pipelined messages per measurement")
+    parser.add_argument("--seq", type=int, default=5000, help="sequential round trips per server and round")
+    parser.add_argument("--pipe", type=int, default=50000, help="pipelined messages per server and round")
     parser.add_argument("--window", type=int, default=500, help="pipelined messages in flight at most")
     parser.add_argument("--spawns", type=int, default=10, help="start-ups to time per server")
     parser.add_argument("--quick", action="store_true", help="2 rounds, small counts, 3 start-ups")
-    parser.add_argument("--pin", action="store_true", help="pin the client to CPU 0 and the servers to CPU 1")
+    parser.add_argument(
+        "--pin",
+        choices=["same", "split", "none"],
+        default="same",
+        help="same: client and servers on CPU 0 (default); split: client on CPU 0, servers on CPU 1; none: unpinned",
+    )
     parser.add_argument("--serve", nargs=2, metavar=("NAME", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -326,8 +352,10 @@ def main() -> int:
         {"aiohttp": serve_aiohttp, "websockets": serve_websockets}[name](port)
         return 0
     global PIN
-    PIN = args.pin and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2
-    if PIN:
+    PIN = args.pin if hasattr(os, "sched_setaffinity") else "none"
+    if PIN == "split" and (os.cpu_count() or 1) < 2:
+        PIN = "same"
+    if PIN != "none":
         os.sched_setaffinity(0, {0})
     if args.quick:
         args.rounds, args.seq, args.pipe, args.spawns = 2, 500, 5000, 3
@@ -339,33 +367,56 @@ def main() -> int:
     print(
         f"CPython {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, websockets {websockets.__version__}, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
-        + ("client on CPU 0, servers on CPU 1" if PIN else "not pinned")
+        + {"same": "client and servers on CPU 0", "split": "client on CPU 0, servers on CPU 1", "none": "not pinned"}[PIN]
     )
     print(f"reproduce: {reproduce}")
 
     names = ["sample", "aiohttp", "websockets"]
-    rates: dict[tuple[str, str], list[float]] = {(n, m): [] for n in names for m in ("sequential", "pipelined")}
-    ratios: dict[str, list[float]] = {"sequential": [], "pipelined": []}
+    modes = ("sequential", "pipelined")
+    # Per round, the measurements are cut into slices and the servers take turns slice by
+    # slice (in a rotating order), so that a burst of load from elsewhere on the machine
+    # lands on all three alike; a round's rate is its messages over its summed slice times.
+    slices = 10
+    seq_work = Workload(max(1, args.seq // slices))
+    pipe_work = Workload(max(1, args.pipe // slices))
+    rates: dict[tuple[str, str], list[float]] = {(n, m): [] for n in names for m in modes}
+    # Server CPU seconds and messages, summed over all rounds: /proc counts in 10 ms ticks,
+    # too coarse for one round.
+    cpu_total: dict[tuple[str, str], float] = {(n, m): 0.0 for n in names for m in modes}
+    msg_total: dict[tuple[str, str], int] = {(n, m): 0 for n in names for m in modes}
+    ratios: dict[str, list[float]] = {m: [] for m in modes}
     with tempfile.TemporaryDirectory(prefix="bench-sample-echo-") as tmp:
         directory = Path(tmp)
         procs = {}
+        socks: dict[str, socket.socket] = {}
         try:
             for name in names:
                 procs[name] = start(name, directory)
+                socks[name] = open_chat(procs[name][1])
             # One throw-away round warms the servers (bytecode, allocator, caches).
             for name in names:
-                sequential_rate(procs[name][1], min(300, args.seq))
-                pipelined_rate(procs[name][1], min(3000, args.pipe), args.window)
+                sequential_time(socks[name], seq_work)
+                pipelined_time(socks[name], pipe_work, args.window)
             for round_no in range(args.rounds):
-                order = names[round_no % 3 :] + names[: round_no % 3]
                 this_round: dict[tuple[str, str], float] = {}
-                for name in order:
-                    port = procs[name][1]
-                    this_round[name, "sequential"] = sequential_rate(port, args.seq)
-                    this_round[name, "pipelined"] = pipelined_rate(port, args.pipe, args.window)
+                for mode in modes:
+                    elapsed = dict.fromkeys(names, 0.0)
+                    cpu_before = {n: cpu_seconds(procs[n][0].pid) for n in names}
+                    for slice_no in range(slices):
+                        shift = (round_no + slice_no) % len(names)
+                        for name in names[shift:] + names[:shift]:
+                            if mode == "sequential":
+                                elapsed[name] += sequential_time(socks[name], seq_work)
+                            else:
+                                elapsed[name] += pipelined_time(socks[name], pipe_work, args.window)
+                    count = slices * (seq_work.count if mode == "sequential" else pipe_work.count)
+                    for name in names:
+                        this_round[name, mode] = count / elapsed[name]
+                        cpu_total[name, mode] += cpu_seconds(procs[name][0].pid) - cpu_before[name]
+                        msg_total[name, mode] += count
                 for key, value in this_round.items():
                     rates[key].append(value)
-                for mode in ratios:
+                for mode in modes:
                     best = max(this_round["aiohttp", mode], this_round["websockets", mode])
                     ratios[mode].append(this_round["sample", mode] / best)
                 print(
@@ -374,9 +425,13 @@ def main() -> int:
                     + " msg/s (sequential/pipelined)"
                 )
         finally:
+            for sock in socks.values():
+                close_chat(sock)
             for proc, _ in procs.values():
                 stop(proc)
 
+        if PIN != "none":
+            os.sched_setaffinity(0, range(os.cpu_count() or 1))
         spawn: dict[str, list[float]] = {"sample": [], "aiohttp": []}
         spawn_to_ready("sample", directory)  # warm the bytecode and disk caches
         for _ in range(args.spawns):
@@ -385,10 +440,14 @@ def main() -> int:
 
     med = statistics.median
     print()
-    print(f"echo rate, 32-byte text, median of {args.rounds} interleaved rounds (messages per second)")
-    print(f"{'server':<12} {'sequential':>12} {'pipelined':>12}")
+    print(f"echo rate, 32-byte text, median of {args.rounds} interleaved rounds; server CPU time per message over all rounds")
+    print(f"{'server':<12} {'sequential msg/s':>17} {'pipelined msg/s':>16} {'server CPU us/msg (seq / pipe)':>32}")
     for name in names:
-        print(f"{name:<12} {med(rates[name, 'sequential']):>12.0f} {med(rates[name, 'pipelined']):>12.0f}")
+        print(
+            f"{name:<12} {med(rates[name, 'sequential']):>17.0f} {med(rates[name, 'pipelined']):>16.0f} "
+            f"{cpu_total[name, 'sequential'] / msg_total[name, 'sequential'] * 1e6:>20.1f} / "
+            f"{cpu_total[name, 'pipelined'] / msg_total[name, 'pipelined'] * 1e6:.1f}"
+        )
     for mode, values in ratios.items():
         verdict = "holds" if med(values) >= 0.9 else "DOES NOT HOLD"
         print(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -201,20 +202,24 @@ def test_help_explains_both_options(tmp_path, scaled):
 
 def test_without_arguments_uses_bundled_config(tmp_path, scaled):
     """With no argument the service reads the bundled static_config.yaml: it goes for 127.0.0.1:8080 and logs to stderr."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sample_service"], cwd=tmp_path, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
+    stderr_path = tmp_path / "stderr.txt"
+    with open(stderr_path, "wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sample_service"], cwd=tmp_path, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=stderr,
+        )
     try:
         # Port 8080 may be taken on this machine; either way the log names the bundled address.
-        line = proc.stderr.readline()
-        while line and "8080" not in line:
-            line = proc.stderr.readline()
+        deadline = time.monotonic() + scaled(15)
+        while "127.0.0.1:8080" not in (text := stderr_path.read_text()):
+            assert time.monotonic() < deadline, f"no line naming 127.0.0.1:8080 within the deadline: {text!r}"
+            time.sleep(0.01)
     finally:
         proc.terminate()
-        _, rest = proc.communicate(timeout=scaled(10))
-    assert "listening on http://127.0.0.1:8080" in line or "cannot listen on 127.0.0.1:8080" in line, line + rest
-    assert proc.returncode in (0, 1)
+        status = proc.wait(timeout=scaled(10))
+    assert "listening on http://127.0.0.1:8080" in text or "cannot listen on 127.0.0.1:8080" in text, text
+    assert "dynamic config: 5 values from" in text
+    assert status in (0, 1)
 
 
 def test_vars_fallbacks_relative_paths_and_unknown_keys(tmp_path, scaled):
@@ -309,18 +314,18 @@ def test_log_destination_at_forms(tmp_path, scaled, target):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        ready = False
-        for _ in range(int(scaled(15) / 0.02)):
+        deadline = time.monotonic() + scaled(15)
+        while True:
+            assert proc.poll() is None, f"the service exited with status {proc.returncode}"
+            assert time.monotonic() < deadline, "the service did not answer /ping within the deadline"
             try:
-                ready = http_get(port, "/ping", 1.0)[0] == 200
+                if http_get(port, "/ping", 1.0)[0] == 200:
+                    break
             except OSError:
                 pass
-            if ready or proc.poll() is not None:
-                break
             time.sleep(0.02)
-        assert ready, "the service did not answer /ping"
     finally:
-        proc.send_signal(2)  # SIGINT
+        proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=scaled(10))
     assert proc.returncode == 0
     listening = f"listening on http://127.0.0.1:{port}"

@@ -12,14 +12,14 @@ from websockets.exceptions import ConnectionClosed
 from sample_helpers import http_get
 
 
-def open_chat(service, **options):
-    return connect(service.ws_url, compression=None, open_timeout=10, close_timeout=10, **options)
+def open_chat(service, scaled):
+    return connect(service.ws_url, compression=None, open_timeout=scaled(10), close_timeout=scaled(10))
 
 
 @pytest.mark.asyncio
 async def test_text_comes_back_as_text(sample_service, scaled):
     """A text message comes back as the same text."""
-    async with open_chat(sample_service) as ws:
+    async with open_chat(sample_service, scaled) as ws:
         await ws.send("hello")
         assert await asyncio.wait_for(ws.recv(), scaled(5)) == "hello"
 
@@ -27,7 +27,7 @@ async def test_text_comes_back_as_text(sample_service, scaled):
 @pytest.mark.asyncio
 async def test_binary_comes_back_as_binary(sample_service, scaled):
     """A binary message comes back as the same bytes, not as text."""
-    async with open_chat(sample_service) as ws:
+    async with open_chat(sample_service, scaled) as ws:
         await ws.send(b"\x00\xffhello")
         assert await asyncio.wait_for(ws.recv(), scaled(5)) == b"\x00\xffhello"
 
@@ -35,7 +35,7 @@ async def test_binary_comes_back_as_binary(sample_service, scaled):
 @pytest.mark.asyncio
 async def test_empty_and_unicode_messages_echo(sample_service, scaled):
     """An empty text, an empty binary and a non-ASCII text message all come back unchanged."""
-    async with open_chat(sample_service) as ws:
+    async with open_chat(sample_service, scaled) as ws:
         for message in ("", b"", "привет, 世界 🙂"):
             await ws.send(message)
             assert await asyncio.wait_for(ws.recv(), scaled(5)) == message
@@ -45,7 +45,7 @@ async def test_empty_and_unicode_messages_echo(sample_service, scaled):
 async def test_messages_come_back_in_order(sample_service, scaled):
     """Many messages sent without waiting come back in the order they were sent, each with its type."""
     sent = [f"text {i}" if i % 2 else f"binary {i}".encode() for i in range(200)]
-    async with open_chat(sample_service) as ws:
+    async with open_chat(sample_service, scaled) as ws:
         for message in sent:
             await ws.send(message)
         received = [await asyncio.wait_for(ws.recv(), scaled(5)) for _ in sent]
@@ -55,7 +55,7 @@ async def test_messages_come_back_in_order(sample_service, scaled):
 @pytest.mark.asyncio
 async def test_fragmented_message_is_echoed_once_whole(sample_service, scaled):
     """A message the client sends in three fragments comes back once, whole."""
-    async with open_chat(sample_service) as ws:
+    async with open_chat(sample_service, scaled) as ws:
         await ws.send(["frag", "ment", "ed"])
         assert await asyncio.wait_for(ws.recv(), scaled(5)) == "fragmented"
         await ws.send("next")
@@ -66,7 +66,7 @@ async def test_fragmented_message_is_echoed_once_whole(sample_service, scaled):
 async def test_long_message_is_echoed_whole_in_fragments(sample_service, scaled):
     """A message longer than fragment-size (1000) comes back whole; the frames are checked in test_sample_protocol."""
     payload = os.urandom(3500)
-    async with open_chat(sample_service) as ws:
+    async with open_chat(sample_service, scaled) as ws:
         await ws.send(payload)
         assert await asyncio.wait_for(ws.recv(), scaled(5)) == payload
 
@@ -75,7 +75,7 @@ async def test_long_message_is_echoed_whole_in_fragments(sample_service, scaled)
 async def test_message_of_exactly_max_remote_payload_is_echoed(sample_service, scaled):
     """A message of exactly max-remote-payload (4096) bytes is accepted and echoed."""
     payload = "x" * 4096
-    async with open_chat(sample_service) as ws:
+    async with open_chat(sample_service, scaled) as ws:
         await ws.send(payload)
         assert await asyncio.wait_for(ws.recv(), scaled(5)) == payload
 
@@ -83,7 +83,7 @@ async def test_message_of_exactly_max_remote_payload_is_echoed(sample_service, s
 @pytest.mark.asyncio
 async def test_message_over_max_remote_payload_closes_with_1009(sample_service, scaled):
     """A message one byte over max-remote-payload makes the service close with 1009."""
-    async with open_chat(sample_service) as ws:
+    async with open_chat(sample_service, scaled) as ws:
         await ws.send("x" * 4097)
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(ws.recv(), scaled(5))
@@ -94,7 +94,7 @@ async def test_message_over_max_remote_payload_closes_with_1009(sample_service, 
 @pytest.mark.parametrize("code", [1000, 1001, 1003, 1008, 1011, 3000, 4000, 4999])
 async def test_client_close_code_is_echoed(sample_service, scaled, code):
     """When the client closes with a status code, the service closes with the same code."""
-    async with open_chat(sample_service) as ws:
+    async with open_chat(sample_service, scaled) as ws:
         await ws.send("bye")
         assert await asyncio.wait_for(ws.recv(), scaled(5)) == "bye"
         await asyncio.wait_for(ws.close(code=code, reason="done"), scaled(5))
@@ -104,7 +104,7 @@ async def test_client_close_code_is_echoed(sample_service, scaled, code):
 @pytest.mark.asyncio
 async def test_ping_gets_pong_with_same_payload(sample_service, scaled):
     """A ping with a payload is answered by a pong carrying the same payload."""
-    async with open_chat(sample_service) as ws:
+    async with open_chat(sample_service, scaled) as ws:
         pong = await ws.ping(b"are you there")
         await asyncio.wait_for(pong, scaled(5))  # websockets matches the pong by its payload
         await ws.send("still echoing")
@@ -116,7 +116,7 @@ async def test_many_connections_stay_isolated(sample_service, scaled):
     """Twenty clients chatting at once each get back exactly their own messages."""
 
     async def chat(n: int) -> list[str]:
-        async with open_chat(sample_service) as ws:
+        async with open_chat(sample_service, scaled) as ws:
             for i in range(30):
                 await ws.send(f"client {n} message {i}")
             return [await asyncio.wait_for(ws.recv(), scaled(5)) for _ in range(30)]
