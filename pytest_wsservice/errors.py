@@ -13,6 +13,7 @@ __all__ = [
     "ServiceStartError",
     "ServiceStartTimeout",
     "ServiceExitedError",
+    "ServicePortInUse",
     "WebSocketHandshakeError",
     "WebSocketTimeout",
     "WebSocketMessageTypeError",
@@ -53,6 +54,26 @@ class ServiceStartTimeout(ServiceStartError, TimeoutError):
 
 class ServiceExitedError(ServiceStartError):
     """The service exited while tests were using it."""
+
+
+class ServicePortInUse(ServiceStartError):
+    """The service's port is held by another process, so the service cannot listen there.
+
+    Raised when a fixed port is taken before the start, when the service exits because
+    it could not bind, or when the process answering on the port is not the service.
+    A port the plugin chose itself is retried on another port instead.
+
+    Attributes:
+        port: The port.
+        holder: The pid of the process holding it, or ``None`` if it cannot be seen.
+    """
+
+    def __init__(
+        self, message: str, *, port: int, holder: int | None = None, returncode: int | None = None, log_tail: str = ""
+    ) -> None:
+        super().__init__(message, returncode=returncode, log_tail=log_tail)
+        self.port = port
+        self.holder = holder
 
 
 class WebSocketHandshakeError(WsServiceError):

@@ -10,26 +10,33 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import os
 import shlex
+import signal
 import sys
+import threading
+import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import pytest
 
-from .errors import ServiceConfigError, ServiceExitedError, WsServiceError
+from .errors import ServiceConfigError, ServiceExitedError, ServiceStartError, WsServiceError
 
 if TYPE_CHECKING:
     from yarl import URL
 
     from .http import ServiceClient
-    from .process import ServiceHandle
+    from .lifecycle import ServiceRecipe, ServiceSession
+    from .process import LogFollower, ServiceHandle
     from .websocket import WebSocketClient
 
 #: Every fixture this plugin defines. A coroutine test that requests one of them (directly,
 #: through ``usefixtures`` or through another fixture) is marked ``asyncio`` at collection.
 PLUGIN_FIXTURES = frozenset(
     {
+        "_wsservice_recipe",
+        "_wsservice_services",
         "service_baseurl",
         "service_client",
         "service_client_timeout",
@@ -40,6 +47,7 @@ PLUGIN_FIXTURES = frozenset(
         "service_config_path_temp",
         "service_config_vars",
         "service_config_yaml",
+        "service_effective_config",
         "service_env",
         "service_handle",
         "service_host",
@@ -65,7 +73,11 @@ _OPTIONS = (
     ("service-log-level", "LEVEL", "the default logger's level: trace, debug, info, warning, error or critical. Default: the config's."),
     ("service-logs-file", "PATH", "where the service's output and log go (xdist worker gwK writes PATH with .gwK before the suffix). Default: service.log in the session's temp dir."),
     ("websocket-timeout", "SECONDS", "default deadline for opening a WebSocket connection and for each recv. Default: 10."),
+    ("service-url", "URL", "test the service already running at URL (http:// or ws://, e.g. in a container): start nothing, only check that it is ready. Default: start the service."),
 )
+
+#: The marker that gives a test extra config hooks.
+CONFIG_HOOKS_MARKER = "wsservice_config_hooks"
 
 DEFAULT_START_TIMEOUT = 30.0
 DEFAULT_STOP_TIMEOUT = 5.0
@@ -79,6 +91,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption(f"--{name}", dest=dest, metavar=metavar, default=None, help=help_text)
         relative = " Relative paths are relative to the ini file." if metavar in ("PATH", "CMD") else ""
         parser.addini(dest, f"[wsservice] {help_text}{relative}", default="")
+    group.addoption(
+        "--service-runner-mode",
+        dest="service_runner_mode",
+        action="store_true",
+        default=False,
+        help="start the service with the patched config, print its URLs, config path and log path, and keep it "
+        "running until Ctrl-C (runs no tests): for poking at it by hand with wscat or a browser.",
+    )
 
 
 # --------------------------------------------------------------------------- settings
@@ -170,11 +190,94 @@ class _NotAList:
 _REGISTRY = pytest.StashKey[_ConfigHookRegistry]()
 
 
+class _State:
+    """Everything the plugin remembers during one pytest process (kept in ``config.stash``)."""
+
+    def __init__(self) -> None:
+        #: The port our ``service_port`` fixture picked, which we may change; else ``None``.
+        self.own_port: int | None = None
+        #: What our ``service_config`` fixture built the default config from, to rebuild
+        #: it with a marker's hooks: (yaml, vars, hooks, source, result).
+        self.pipeline: tuple[Any, ...] | None = None
+        #: Effective configs for marker hooks, by the hooks' identities.
+        self.marker_configs: dict[tuple[int, ...], tuple[list[Any], dict[str, Any]]] = {}
+        self.services: ServiceSession | None = None
+        self.external: ServiceHandle | None = None
+        self.follower: LogFollower | None = None
+        self.sigterm_installed = False
+        #: Restart reasons reported by xdist workers, for the controller's summary.
+        self.worker_restarts: dict[str, list[str]] = {}
+
+    def close(self) -> list[ServiceStartError]:
+        problems: list[ServiceStartError] = []
+        try:
+            if self.services is not None:
+                problems = self.services.close()
+        finally:
+            if self.follower is not None:
+                self.follower.close()
+                self.follower = None
+            _restore_sigterm(self)
+        return problems
+
+
+_STATE = pytest.StashKey[_State]()
+_LOG_START = pytest.StashKey[tuple[Path, int]]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     registry = _ConfigHookRegistry()
     config.stash[_REGISTRY] = registry
+    config.stash[_STATE] = _State()
     # pytest_plugin_registered is historic: the registry also sees conftests loaded earlier.
     config.pluginmanager.register(registry, "wsservice-config-hook-registry")
+    config.addinivalue_line(
+        "markers",
+        f"{CONFIG_HOOKS_MARKER}(hook, ...): run the test against a service started with these config hooks "
+        "(callables or fixture names) applied after the session's; tests with the same effective config share one "
+        "service.",
+    )
+    if config.getoption("service_runner_mode", False):
+        if getattr(config.option, "numprocesses", None):
+            raise pytest.UsageError("--service-runner-mode runs one service by hand; it cannot be combined with -n.")
+        if _setting(config, "service-url") is not None:
+            raise pytest.UsageError("--service-runner-mode starts the service; it cannot be combined with --service-url.")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # A last resort: teardown normally stops everything; if it was cut short (a second
+    # Ctrl-C), do not leave the service running until pytest's process is gone.
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        state.close()
+
+
+# --------------------------------------------------------------------------- SIGTERM
+
+
+def _install_sigterm(state: _State) -> None:
+    """Turn SIGTERM into a clean pytest exit, so that teardown stops the service.
+
+    Only if nobody else handles SIGTERM (the handler is the default) and only from the
+    main thread; the default is restored when the session's services are stopped.
+    """
+    if state.sigterm_installed or threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        _restore_sigterm(state)  # a second SIGTERM ends pytest at once (the guard still cleans up)
+        pytest.exit("received SIGTERM: stopping the service and exiting", returncode=128 + signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    state.sigterm_installed = True
+
+
+def _restore_sigterm(state: _State) -> None:
+    if state.sigterm_installed and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        state.sigterm_installed = False
 
 
 # --------------------------------------------------------------------------- asyncio marking
@@ -248,7 +351,137 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when != "call" and call.excinfo is not None and isinstance(call.excinfo.value, WsServiceError):
         error = call.excinfo.value
         report.longrepr = f"{type(error).__module__}.{type(error).__name__}: {error}"
+    # A failed test's report shows the service's log lines written since the test began:
+    # the offset was taken when service_handle was set up; the file is read only now.
+    start = item.stash.get(_LOG_START, None)
+    if report.failed and start is not None:
+        from .process import read_log_since
+
+        text = read_log_since(*start)
+        if text:
+            report.sections.append((f"Captured service log {report.when}", text))
     return report
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        return
+    by_process = dict(state.worker_restarts)
+    if state.services is not None and state.services.restarts:
+        by_process[""] = state.services.restarts
+    count = sum(len(reasons) for reasons in by_process.values())
+    if not count:
+        return
+    terminalreporter.write_sep("-", "wsservice")
+    times = "once" if count == 1 else f"{count} times"
+    workers = [name for name in sorted(by_process) if name]
+    where = f" (in {', '.join(f'{name}: {len(by_process[name])}' for name in workers)})" if workers else ""
+    terminalreporter.write_line(f"the service was restarted {times}{where}:")
+    lines = [f"  {name + ': ' if name else ''}{reason}" for name in sorted(by_process) for reason in by_process[name]]
+    for line in lines[:20]:
+        terminalreporter.write_line(line)
+    if len(lines) > 20:
+        terminalreporter.write_line(f"  ... and {len(lines) - 20} more")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # In an xdist worker: hand the restart reasons to the controller's summary.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    state = session.config.stash.get(_STATE, None)
+    if workeroutput is not None and state is not None and state.services is not None:
+        workeroutput["wsservice_restarts"] = list(state.services.restarts)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    # pytest-xdist, in the controller: a worker finished.
+    restarts = (getattr(node, "workeroutput", None) or {}).get("wsservice_restarts")
+    if restarts:
+        worker = node.workeroutput.get("workerid", "?")
+        node.config.stash[_STATE].worker_restarts[worker] = list(restarts)
+
+
+# --------------------------------------------------------------------------- runner mode
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("service_runner_mode", False):
+        return
+    # Run one item instead of the tests: it starts the service through the same
+    # fixtures (and the user's overrides of them) and waits for Ctrl-C.
+    parent = items[0].parent if items else session
+    runner = pytest.Function.from_parent(parent, name="wsservice_runner", callobj=_run_service_by_hand)
+    config.hook.pytest_deselected(items=list(items))
+    items[:] = [runner]
+
+
+def _run_service_by_hand(service_handle: ServiceHandle, pytestconfig: pytest.Config) -> None:
+    from .process import LogFollower
+
+    state = pytestconfig.stash[_STATE]
+    process = state.services.current if state.services is not None else None
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
+    config = service_handle.config or {}
+    lines = [
+        f"wsservice runner mode: the service is running (pid {service_handle.pid}).",
+        f"  base URL:  {service_handle.base_url}",
+        *(f"  {kind + ':':10} {url}" for kind, url in _service_urls(service_handle, config)),
+        f"  config:    {service_handle.config_path}",
+        f"  log:       {service_handle.log_path}",
+        "Its log follows. Press Ctrl-C to stop it.",
+    ]
+    with capture.global_and_fixture_disabled() if capture is not None else _nothing():
+        for line in lines:
+            if reporter is not None:
+                reporter.write_line(line)
+            else:
+                print(line, flush=True)
+        follower = None
+        if state.follower is None and service_handle.log_path is not None:
+            follower = LogFollower(service_handle.log_path, sys.stderr, offset=0).start()
+        try:
+            while process is not None and process.wait_exit(1.0) is None:
+                pass
+        except KeyboardInterrupt:
+            if reporter is not None:
+                reporter.write_line("\nwsservice runner mode: Ctrl-C, stopping the service.")
+            return
+        finally:
+            if follower is not None:
+                follower.close()
+    # The service exited by itself: service_handle's teardown reports how.
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+def _service_urls(handle: ServiceHandle, config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The handlers' URLs from the config: ``("WebSocket", "ws://.../chat")``, ``("HTTP", ...)``."""
+    from yarl import URL
+
+    components = config.get("components_manager", {}).get("components", {}) if isinstance(config, Mapping) else {}
+    urls = []
+    for name, component in components.items() if isinstance(components, Mapping) else ():
+        path = component.get("path") if isinstance(component, Mapping) else None
+        if not isinstance(path, str) or not path:
+            continue
+        url = handle.base_url.join(URL(path.lstrip("/")))
+        if "websocket" in str(name):
+            urls.append(("WebSocket", str(url.with_scheme("wss" if url.scheme == "https" else "ws"))))
+        else:
+            urls.append(("HTTP", str(url)))
+    return urls
 
 
 # --------------------------------------------------------------------------- fixtures: config
@@ -346,15 +579,16 @@ def service_config(
     entries = [(None, hook) for hook in service_config_hooks]
     entries += request.config.stash[_REGISTRY].entries
     hooks = [_resolve_hook(request, source, hook) for source, hook in entries]
-    return build_service_config(
-        service_config_yaml, service_config_vars, hooks, source=f"static config {service_config_path}"
-    )
+    source = f"static config {service_config_path}"
+    config = build_service_config(service_config_yaml, service_config_vars, hooks, source=source)
+    request.config.stash[_STATE].pipeline = (service_config_yaml, service_config_vars, hooks, source, config)
+    return config
 
 
-def _resolve_hook(request: pytest.FixtureRequest, source: str | None, hook: Any) -> tuple[str, Any]:
+def _resolve_hook(request: pytest.FixtureRequest, source: str | None, hook: Any, where: str = "") -> tuple[str, Any]:
     from .config import describe_hook
 
-    where = f"WSSERVICE_CONFIG_HOOKS in {source}" if source else "service_config_hooks"
+    where = where or (f"WSSERVICE_CONFIG_HOOKS in {source}" if source else "service_config_hooks")
     if isinstance(hook, _NotAList):
         raise ServiceConfigError(
             f"{where} is a {type(hook.value).__name__}; it should be a list of hooks (callables or fixture names)."
@@ -379,6 +613,37 @@ def _resolve_hook(request: pytest.FixtureRequest, source: str | None, hook: Any)
             "hook(config, config_vars) or the name of a fixture returning one."
         )
     return (f"{describe_hook(hook)} (in {where})" if source else describe_hook(hook)), hook
+
+
+def _marker_hooks(item: pytest.Item) -> list[Any]:
+    """The hooks of every ``wsservice_config_hooks`` marker on the test, outermost first."""
+    markers = list(item.iter_markers(CONFIG_HOOKS_MARKER))  # closest first
+    return [hook for marker in reversed(markers) for hook in marker.args]
+
+
+def _effective_config(request: pytest.FixtureRequest, marker_hooks: list[Any]) -> dict[str, Any]:
+    """The session's default config with the marker's hooks applied after all others."""
+    from .config import build_service_config
+
+    state = request.config.stash[_STATE]
+    where = f"the {CONFIG_HOOKS_MARKER} marker of {request.node.nodeid}"
+    if not marker_hooks:
+        raise ServiceConfigError(f"{where} names no hooks; give it one or more hooks: @pytest.mark.{CONFIG_HOOKS_MARKER}(my_hook).")
+    hooks = [_resolve_hook(request, where, hook, where) for hook in marker_hooks]
+    key = tuple(id(hook) for _, hook in hooks)
+    cached = state.marker_configs.get(key)
+    if cached is not None:
+        return cached[1]
+    default = request.getfixturevalue("service_config")
+    pipeline = state.pipeline
+    if pipeline is not None and pipeline[4] is default:
+        base, config_vars, session_hooks, source, _ = pipeline
+    else:  # service_config is overridden: the marker's hooks patch its result
+        base, config_vars, session_hooks = default, request.getfixturevalue("service_config_vars"), []
+        source = "the service_config fixture"
+    config = build_service_config(base, config_vars, [*session_hooks, *hooks], source=source)
+    state.marker_configs[key] = ([hook for _, hook in hooks], config)  # keeps the ids valid
+    return config
 
 
 @pytest.fixture(scope="session")
@@ -418,9 +683,14 @@ def service_port(pytestconfig: pytest.Config, service_host: str) -> int:
     """
     from .ports import free_port, worker_port
 
+    url = _service_url(pytestconfig)
+    if url is not None:
+        return url.port
     setting = _setting(pytestconfig, "service-port")
     if setting is None:
-        return free_port(service_host)
+        port = free_port(service_host)
+        pytestconfig.stash[_STATE].own_port = port  # ours to change if someone takes it first
+        return port
     port = setting.number(int, "a port number from 1 to 65535", 1, 65535)
     try:
         return worker_port(port, _worker_id(pytestconfig))
@@ -429,17 +699,43 @@ def service_port(pytestconfig: pytest.Config, service_host: str) -> int:
 
 
 @pytest.fixture(scope="session")
-def service_baseurl(service_config: dict[str, Any]) -> URL:
+def service_baseurl(pytestconfig: pytest.Config, service_config: dict[str, Any]) -> URL:
     """The service's base URL, a ``yarl.URL`` such as ``http://127.0.0.1:PORT/``.
 
-    Taken from the patched config's listener. Override this to reach it another way.
+    Taken from the patched config's listener (or ``--service-url``). Override this to
+    reach it another way.
     """
     from yarl import URL
 
     from .config import listener_address
 
+    url = _service_url(pytestconfig)
+    if url is not None:
+        return url
     host, port = listener_address(service_config)
     return URL.build(scheme="http", host=host, port=port, path="/")
+
+
+def _service_url(config: pytest.Config) -> URL | None:
+    """``--service-url`` as an ``http``/``https`` base URL ending in ``/``, or ``None``."""
+    setting = _setting(config, "service-url")
+    if setting is None:
+        return None
+    from yarl import URL
+
+    try:
+        url = URL(setting.value.strip())
+        scheme = {"http": "http", "ws": "http", "https": "https", "wss": "https"}.get(url.scheme)
+        valid = scheme is not None and bool(url.host) and url.port is not None
+    except (ValueError, TypeError):
+        valid = False
+    if not valid:
+        raise ServiceConfigError(
+            f"{setting.origin} is {setting.value!r}; it should be the URL of a running service, such as "
+            "http://127.0.0.1:8080/ or ws://localhost:8080/."
+        )
+    path = url.path if url.path.endswith("/") else url.path + "/"
+    return url.with_scheme(scheme).with_path(path).with_query(None).with_fragment(None)
 
 
 @pytest.fixture(scope="session")
@@ -529,45 +825,192 @@ def service_stop_timeout() -> float:
 
 
 @pytest.fixture(scope="session")
-def service_start(
+def _wsservice_recipe(
+    pytestconfig: pytest.Config,
     service_command: list[str],
     service_env: dict[str, str] | None,
     service_config: dict[str, Any],
     service_config_path_temp: Path,
     service_baseurl: URL,
     service_logs_file: Path,
+    service_tmpdir: Path,
     service_start_timeout: float,
     service_stop_timeout: float,
-) -> Iterator[ServiceHandle]:
+) -> ServiceRecipe:
+    """How the plugin starts the service (its inputs, gathered); internal."""
+    from .config import listener_address
+    from .lifecycle import ServiceRecipe
+
+    state = pytestconfig.stash[_STATE]
+    port = listener_address(service_config)[1]
+    setting = _setting(pytestconfig, "service-port")
+    return ServiceRecipe(
+        command=tuple(service_command),
+        default_config=service_config,
+        default_config_path=service_config_path_temp,
+        default_base_url=service_baseurl,
+        directory=service_config_path_temp.parent,
+        log_path=service_logs_file,
+        env=service_env,
+        start_timeout=service_start_timeout,
+        stop_timeout=service_stop_timeout,
+        own_port=state.own_port if state.own_port == port else None,
+        port_origin=setting.origin if setting is not None else "the service_port fixture or a config hook",
+    )
+
+
+@pytest.fixture(scope="session")
+def _wsservice_services(pytestconfig: pytest.Config) -> Iterator[_State]:
+    """Stops the session's services at its end and reports what went wrong; internal."""
+    state = pytestconfig.stash[_STATE]
+    yield state
+    problems = state.close()
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ServiceExitedError("\n\n".join(str(problem) for problem in problems))
+
+
+def _services(request: pytest.FixtureRequest, state: _State) -> ServiceSession:
+    """The session's ServiceSession, created with the first service."""
+    if state.services is None:
+        from .lifecycle import ServiceSession
+
+        recipe = request.getfixturevalue("_wsservice_recipe")
+        state.services = ServiceSession(recipe, on_first_start=lambda: _on_first_start(request.config, state, recipe))
+    return state.services
+
+
+def _on_first_start(config: pytest.Config, state: _State, recipe: ServiceRecipe) -> None:
+    _install_sigterm(state)
+    # -s: show the service's log live (xdist workers' output is not shown anyway).
+    if config.getoption("capture", None) == "no" and _worker_id(config) is None and state.follower is None:
+        from .process import LogFollower
+
+        try:
+            offset = recipe.log_path.stat().st_size
+        except OSError:
+            offset = 0
+        state.follower = LogFollower(recipe.log_path, sys.stderr, prefix="[service] ", offset=offset).start()
+
+
+@pytest.fixture(scope="session")
+def service_start(
+    request: pytest.FixtureRequest, pytestconfig: pytest.Config, _wsservice_services: _State
+) -> ServiceHandle:
     """Start the service once per session (per xdist worker), wait until ready; its handle.
 
-    The handle has ``pid``, ``host``, ``port``, ``base_url``, ``log_path``,
-    ``config_path`` and ``command``. At session end the service's process group gets
-    SIGTERM, then SIGKILL after ``service_stop_timeout`` seconds; an exit other than by
-    that SIGTERM (status 0 or the signal) fails the teardown with the log tail.
+    The session's *default* service: started with ``service_config`` by
+    ``service_command``. The handle has ``pid``, ``host``, ``port``, ``base_url``,
+    ``log_path``, ``config_path``, ``command`` and ``config``. If the service is later
+    restarted (it died, or a test needed another config), this handle is out of date:
+    tests and fixtures should use ``service_handle``, which is always current. At session
+    end the running service's process group gets SIGTERM, then SIGKILL after
+    ``service_stop_timeout`` seconds; an exit other than by that SIGTERM fails the
+    teardown with the log tail. With ``--service-url`` nothing is started: the handle
+    describes that service (``pid`` ``None``) once it answers.
     Override this to attach to a service started some other way.
     """
-    from .config import listener_address, ping_path
-    from .process import ServiceProcess
+    url = _service_url(pytestconfig)
+    if url is not None:
+        return _external_service(request, url, _wsservice_services)
+    services = _services(request, _wsservice_services)
+    return services.ensure(services.recipe.default_config, "the session")
 
-    host, port = listener_address(service_config)
-    process = ServiceProcess.start(
-        service_command,
-        log_path=service_logs_file,
-        host=host,
-        port=port,
-        ping_path=ping_path(service_config),
-        config_path=service_config_path_temp,
-        base_url=service_baseurl,
-        env=service_env,
-        timeout=service_start_timeout,
-    )
+
+def _external_service(request: pytest.FixtureRequest, url: URL, state: _State) -> ServiceHandle:
+    """Wait until the service at ``url`` is ready (no process of ours): its handle."""
+    import socket
+
+    from .config import ping_path
+    from .errors import ServiceStartTimeout
+    from .process import ServiceHandle
+    from .readiness import Probe, wait_until_ready
+
+    if state.external is not None:
+        return state.external
+    config = request.getfixturevalue("service_config")
+    timeout = request.getfixturevalue("service_start_timeout")
+    assert url.host is not None and url.port is not None
     try:
-        yield process.handle
-    finally:
-        result = process.stop(grace=service_stop_timeout)
-    if not result.clean:
-        raise process.failure(ServiceExitedError, result.describe(service_stop_timeout), result.returncode)
+        address = socket.getaddrinfo(url.host, url.port, type=socket.SOCK_STREAM)[0][4][0]
+    except OSError as error:
+        raise ServiceStartError(f"--service-url {url}: cannot resolve {url.host!r}: {error.strerror or error}.") from None
+    path = ping_path(config) if url.scheme == "http" else None  # the probe speaks no TLS: TCP only
+    if path is not None:
+        path = url.path.rstrip("/") + path
+    probe = Probe(str(address), url.port, path, host_header=f"{url.host}:{url.port}")
+    result = wait_until_ready(poll=lambda: None, timeout=timeout, probe=probe)
+    if result.outcome != "ready":
+        raise ServiceStartTimeout(f"The service at --service-url {url} was not ready within {timeout:g} s; {result.detail}.")
+    setting = _setting(request.config, "service-logs-file")
+    state.external = ServiceHandle(
+        pid=None, host=url.host, port=url.port, base_url=url, log_path=setting.path() if setting else None
+    )
+    return state.external
+
+
+@pytest.fixture
+def service_handle(request: pytest.FixtureRequest, _wsservice_services: _State) -> Iterator[ServiceHandle]:
+    """The running service this test talks to (function scope): a ``ServiceHandle``.
+
+    ``websocket_client`` and ``service_client`` connect to it; request it (rather than
+    ``service_start``) in fixtures that need the service's pid, port, URL or log path.
+    It is the session's service, restarted first if it has exited or if this test's
+    ``wsservice_config_hooks`` marker asks for another config. If the service exits
+    during the test, the test errors at teardown with how it ended and its log tail, and
+    the next test gets a new one.
+    """
+    state = _wsservice_services
+    item = request.node
+    hooks = _marker_hooks(item)
+    if hooks and _service_url(request.config) is not None:
+        pytest.skip(
+            f"{CONFIG_HOOKS_MARKER}: --service-url tests a service that is already running, whose config the "
+            "plugin cannot change."
+        )
+    if not hooks or not _is_ours(request, "service_start"):
+        handle = request.getfixturevalue("service_start")
+        if state.services is None or not state.services.owns(handle):
+            if hooks:
+                raise ServiceConfigError(
+                    f"{item.nodeid} has the {CONFIG_HOOKS_MARKER} marker, but service_start is overridden and does "
+                    "not return the plugin's service, so the plugin cannot start one with other hooks."
+                )
+            yield handle  # a service started some other way (or --service-url): nothing to manage
+            return
+    services = _services(request, state)
+    config = _effective_config(request, hooks) if hooks else services.recipe.default_config
+    log_path = services.recipe.log_path
+    try:
+        item.stash[_LOG_START] = (log_path, log_path.stat().st_size)
+    except OSError:
+        item.stash[_LOG_START] = (log_path, 0)
+    handle = services.ensure(config, item.nodeid, warn=lambda message: warnings.warn(pytest.PytestWarning(message)))
+    yield handle
+    error = services.check_after(item.nodeid)
+    if error is not None:
+        raise error
+
+
+def _is_ours(request: pytest.FixtureRequest, name: str) -> bool:
+    """Whether the fixture ``name`` the test sees is this plugin's (not overridden)."""
+    try:  # private API; if it moves, assume an override and take the slower, safe path
+        definitions = request._fixturemanager.getfixturedefs(name, request.node)  # type: ignore[attr-defined]
+        func = definitions[-1].func
+    except Exception:
+        return False
+    return getattr(func, "__module__", None) == __name__
+
+
+@pytest.fixture
+def service_effective_config(service_handle: ServiceHandle, service_config: dict[str, Any]) -> Mapping[str, Any]:
+    """The patched config of the service this test talks to (function scope).
+
+    ``service_config`` plus this test's ``wsservice_config_hooks``, if any. Read values
+    from here in tests that use the marker.
+    """
+    return service_handle.config if service_handle.config is not None else service_config
 
 
 # --------------------------------------------------------------------------- fixtures: clients
@@ -589,16 +1032,6 @@ def service_client_timeout(websocket_timeout: float) -> float:
     Override this to give HTTP requests their own deadline.
     """
     return websocket_timeout
-
-
-@pytest.fixture
-def service_handle(service_start: ServiceHandle) -> ServiceHandle:
-    """The running service this test talks to (function scope): a ``ServiceHandle``.
-
-    ``websocket_client`` and ``service_client`` connect to it. Request it (rather than
-    ``service_start``) in fixtures that need the service's pid, port, URL or log path.
-    """
-    return service_start
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import os
 import selectors
 import shutil
 import socket
+import struct
 import sys
 import tempfile
 import time
@@ -36,6 +37,8 @@ ATTEMPT_TIMEOUT = 1.0
 EXIT_POLL_INTERVAL = 0.005
 #: sun_path holds 108 bytes on Linux, 104 on macOS; stay below both.
 _MAX_SOCKET_PATH = 100
+#: struct ucred: pid, uid, gid.
+_UCRED = struct.Struct("iII")
 
 
 class NotifySocket:
@@ -59,10 +62,17 @@ class NotifySocket:
                 self._sock.bind(path)
                 self.address = path
             self._sock.setblocking(False)
+            # Ask the kernel for each sender's pid: the abstract namespace has no file
+            # permissions, so "who sent READY=1" is checked, not assumed.
+            self._credentials = hasattr(socket, "SO_PASSCRED")
+            if self._credentials:
+                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         except BaseException:
             self.close()
             raise
         self.messages: list[str] = []
+        #: The pid of each message's sender (``None`` where the platform does not say).
+        self.senders: list[int | None] = []
 
     def env(self) -> dict[str, str]:
         """Return the environment that tells the child where to send ``READY=1``."""
@@ -71,17 +81,31 @@ class NotifySocket:
     def fileno(self) -> int:
         return self._sock.fileno()
 
-    def received_ready(self) -> bool:
-        """Read every pending datagram; return whether one of them said ``READY=1``."""
+    def received_ready(self, accept_sender: Callable[[int], bool] | None = None) -> bool:
+        """Read every pending datagram; return whether one of them said ``READY=1``.
+
+        Args:
+            accept_sender: Called with the sender's pid where the kernel reports it
+                (Linux); a ``READY=1`` from a sender it rejects does not count.
+        """
         ready = False
         while True:
             try:
-                data = self._sock.recv(65536)
+                if self._credentials:
+                    data, ancillary, _, _ = self._sock.recvmsg(65536, socket.CMSG_SPACE(_UCRED.size))
+                else:
+                    data, ancillary = self._sock.recv(65536), []
             except (BlockingIOError, InterruptedError):
                 return ready
+            sender = None
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(payload) >= _UCRED.size:
+                    sender = _UCRED.unpack_from(payload)[0]
             message = data.decode("utf-8", "replace")
             self.messages.append(message)
-            ready = ready or "READY=1" in message.split("\n")
+            self.senders.append(sender)
+            if "READY=1" in message.split("\n"):
+                ready = ready or sender is None or accept_sender is None or accept_sender(sender)
 
     def close(self) -> None:
         self._sock.close()
@@ -102,15 +126,18 @@ class Probe:
     Drive it with :meth:`step` and :meth:`on_event` from a selector loop.
 
     Args:
-        host: The listener's address (loopback).
+        host: The listener's address, an IP address.
         port: The listener's port.
         path: The ping handler's path, or ``None`` for a TCP connect.
+        host_header: The ``Host`` header to send; ``host:port`` by default. Set it when
+            ``host`` is an address resolved from a name.
     """
 
-    def __init__(self, host: str, port: int, path: str | None = None) -> None:
+    def __init__(self, host: str, port: int, path: str | None = None, *, host_header: str | None = None) -> None:
         self.host = host
         self.port = port
         self.path = path
+        self._host_header = host_header
         self.last_result = "not tried yet"
         self._family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._interval = FIRST_INTERVAL
@@ -166,8 +193,9 @@ class Probe:
                 self.last_result = "connected"
                 return True
             host = f"[{self.host}]" if ":" in self.host else self.host
+            host_header = self._host_header or f"{host}:{self.port}"
             request = (
-                f"GET {self.path} HTTP/1.1\r\nHost: {host}:{self.port}\r\n"
+                f"GET {self.path} HTTP/1.1\r\nHost: {host_header}\r\n"
                 "User-Agent: pytest-wsservice\r\nConnection: close\r\n\r\n"
             )
             try:
@@ -229,11 +257,13 @@ class ReadinessResult:
         detail: For ``ready``, which signal won; for ``timeout``, what was probed and the
             last result of each probe.
         returncode: The exit status for ``exited`` (negative for a signal).
+        via: For ``ready``, ``"notify"`` or ``"probe"``.
     """
 
     outcome: str
     detail: str
     returncode: int | None = None
+    via: str = ""
 
 
 def wait_until_ready(
@@ -243,6 +273,7 @@ def wait_until_ready(
     probe: Probe | None = None,
     notify: NotifySocket | None = None,
     exit_fd: int | None = None,
+    accept_sender: Callable[[int], bool] | None = None,
 ) -> ReadinessResult:
     """Wait until the service is ready, has exited, or ``timeout`` seconds have passed.
 
@@ -254,6 +285,8 @@ def wait_until_ready(
         notify: The notify socket passed to the child, or ``None``.
         exit_fd: A file descriptor that becomes readable when the process exits
             (a pidfd); without one the process is polled every few milliseconds.
+        accept_sender: Says whether a ``READY=1`` from this pid counts (see
+            :meth:`NotifySocket.received_ready`); every sender counts by default.
 
     Returns:
         A :class:`ReadinessResult`; this function never raises for a service that is
@@ -280,10 +313,10 @@ def wait_until_ready(
                 if exit_fd is None:
                     wakeup = min(wakeup, now + EXIT_POLL_INTERVAL)
                 for key, _ in selector.select(max(0.0, wakeup - now)):
-                    if key.data == "notify" and notify is not None and notify.received_ready():
-                        return ReadinessResult("ready", f"READY=1 on notify socket {notify.address}")
+                    if key.data == "notify" and notify is not None and notify.received_ready(accept_sender):
+                        return ReadinessResult("ready", f"READY=1 on notify socket {notify.address}", via="notify")
                     if isinstance(key.data, Probe) and key.data.on_event(time.monotonic()):
-                        return ReadinessResult("ready", key.data.describe())
+                        return ReadinessResult("ready", key.data.describe(), via="probe")
         finally:
             if probe is not None:
                 probe.close()
@@ -294,6 +327,9 @@ def _describe_probes(probe: Probe | None, notify: NotifySocket | None) -> str:
     if probe is not None:
         parts.append(f"probed {probe.describe()} (last attempt: {probe.last_result})")
     if notify is not None:
-        heard = "; ".join(m.strip() for m in notify.messages) or "nothing"
+        heard = "; ".join(
+            message.strip() + ("" if sender is None else f" from pid {sender}")
+            for message, sender in zip(notify.messages, notify.senders)
+        ) or "nothing"
         parts.append(f"listened for READY=1 on notify socket {notify.address} (received: {heard})")
     return " and ".join(parts) or "waited without a probe"

@@ -1,0 +1,326 @@
+"""The service across a test session: one process at a time, restarted when needed.
+
+A :class:`ServiceSession` keeps at most one service running (per pytest process, so per
+xdist worker). Each test asks it for a service with the config the test needs
+(:meth:`ServiceSession.ensure`); the running one is handed back when it is alive and has
+that config, and replaced otherwise. So:
+
+- tests with the same effective config share one process;
+- a test that needs another config (the ``wsservice_config_hooks`` marker) costs one
+  restart, and the next test with the default config costs another; nothing is reordered;
+- a service that died is noticed after the test that was running
+  (:meth:`ServiceSession.check_after`), reported there, and the next test gets a fresh one.
+
+Ports: when the port is the plugin's own choice, a start that fails because another
+process holds the port (:class:`~pytest_wsservice.errors.ServicePortInUse`) is retried
+on a fresh port within the same start deadline. A port fixed by the user is checked
+before the start, and a taken one is reported with the process holding it.
+
+Nothing here depends on pytest; the plugin's fixtures drive it.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from .config import LISTENER, listener_address, ping_path, write_service_config
+from .errors import ServiceConfigError, ServiceExitedError, ServicePortInUse, ServiceStartError
+from .ports import describe_pid, free_port, listener_inodes, port_in_use, socket_holders
+from .process import OrphanGuard, ServiceHandle, ServiceProcess, describe_returncode
+
+if TYPE_CHECKING:
+    from yarl import URL
+
+__all__ = ["ServiceRecipe", "ServiceSession"]
+
+
+@dataclass(frozen=True)
+class ServiceRecipe:
+    """How to start the service, apart from the config it runs with.
+
+    Attributes:
+        command: The argv that starts it with ``default_config_path``.
+        default_config: The session's default patched config (``service_config``).
+        default_config_path: Where ``default_config`` is written.
+        default_base_url: How the default service is reached (``service_baseurl``).
+        directory: Where configs other than the default are written.
+        log_path: The log file every service of the session appends to.
+        env: Extra environment variables.
+        start_timeout: Seconds to wait for readiness, port retries included.
+        stop_timeout: Seconds between SIGTERM and SIGKILL.
+        own_port: The port the plugin chose itself and may change, or ``None``.
+        port_origin: Says where a fixed port comes from, for messages
+            (``"--service-port"``).
+    """
+
+    command: Sequence[str]
+    default_config: Mapping[str, Any]
+    default_config_path: Path
+    default_base_url: URL
+    directory: Path
+    log_path: Path
+    env: Mapping[str, str] | None = None
+    start_timeout: float = 30.0
+    stop_timeout: float = 5.0
+    own_port: int | None = None
+    port_origin: str = "the patched config"
+
+
+@dataclass
+class _Running:
+    process: ServiceProcess
+    config: Mapping[str, Any]  # the config asked for, before a port change
+    reported: bool = False  # its unexpected exit has been reported already
+
+
+class ServiceSession:
+    """The services of one test session; see the module docstring.
+
+    Args:
+        recipe: How to start the service.
+        guard: Whether to run an :class:`~pytest_wsservice.process.OrphanGuard`.
+        on_first_start: Called once, just before the first service is spawned.
+    """
+
+    def __init__(
+        self, recipe: ServiceRecipe, *, guard: bool = True, on_first_start: Callable[[], None] | None = None
+    ) -> None:
+        self.recipe = recipe
+        #: One line per restart, saying why: ``"after it was killed by signal SIGKILL during test_x"``.
+        self.restarts: list[str] = []
+        #: How many processes were started (port retries included).
+        self.starts = 0
+        self._use_guard = guard
+        self._guard: OrphanGuard | None = None
+        self._on_first_start = on_first_start
+        self._current: _Running | None = None
+        self._handles: set[int] = set()  # id() of every handle handed out
+        self._keep: list[ServiceHandle] = []  # keeps those ids unique
+        self._port = recipe.own_port
+        self._configs: list[tuple[Mapping[str, Any], Path]] = []
+        self._last_exit = ""
+        self._problems: list[ServiceStartError] = []
+        self._failed: list[tuple[Mapping[str, Any], Exception]] = []
+
+    # ----------------------------------------------------------------- asking for a service
+
+    @property
+    def current(self) -> ServiceProcess | None:
+        """The running service's process, if any."""
+        return self._current.process if self._current is not None else None
+
+    def owns(self, handle: object) -> bool:
+        """Whether ``handle`` came from this session (and not from an overridden fixture)."""
+        return id(handle) in self._handles
+
+    def ensure(self, config: Mapping[str, Any], why: str, *, warn: Callable[[str], None] | None = None) -> ServiceHandle:
+        """Return a ready service running ``config``, starting one if needed.
+
+        Args:
+            config: The effective patched config (before any port change of ours).
+            why: Names who asks, for restart reasons: ``"tests/test_x.py::test_y"``.
+            warn: Called with a message if the running service had exited unnoticed.
+
+        Raises:
+            ServiceStartError: As :meth:`ServiceProcess.start`, and
+                :class:`ServicePortInUse` for a fixed port held by another process.
+            ServiceConfigError: ``config`` cannot be written or passed to the command.
+        """
+        running = self._current
+        reason = ""
+        if running is not None:
+            returncode = running.process.poll()
+            if returncode is None:
+                if running.config is config or running.config == config:
+                    return running.process.handle
+                reason = f"for {why}, which needs another config"
+                self._stop_current()
+            else:
+                if not running.reported:
+                    running.reported = True  # the warning reports it
+                    self._last_exit = f"after it {describe_returncode(returncode)} between tests"
+                    if warn is not None:
+                        warn(
+                            f"the service (pid {running.process.pid}) {describe_returncode(returncode)} between "
+                            f"tests; starting a new one for {why}. Its log: {running.process.log_path}"
+                        )
+                reason = self._last_exit
+                self._stop_current()
+        elif self._handles:
+            reason = self._last_exit or f"for {why}"
+        for failed_config, error in self._failed:
+            if failed_config == config:
+                raise error  # failed before: do not wait for it again in every test
+        try:
+            handle = self._start(config)
+        except (ServiceStartError, ServiceConfigError) as error:
+            self._failed.append((config, error))
+            raise
+        if reason:
+            self.restarts.append(f"{reason} (started again for {why})")
+        return handle
+
+    def check_after(self, what: str) -> ServiceExitedError | None:
+        """Return an error if the running service has exited (during ``what``), else ``None``.
+
+        The exited service's group is stopped (its children too) and the next
+        :meth:`ensure` starts a new one.
+        """
+        running = self._current
+        if running is None or running.reported:
+            return None
+        returncode = running.process.poll()
+        if returncode is None:
+            return None
+        running.reported = True
+        words = describe_returncode(returncode)
+        self._last_exit = f"after it {words} during {what}"
+        running.process.stop(grace=self.recipe.stop_timeout)  # reaps it; ends what it left running
+        self._current = None
+        error = running.process.failure(ServiceExitedError, f"{words} during {what}", returncode)
+        return error  # type: ignore[return-value]
+
+    # ----------------------------------------------------------------- ending
+
+    def close(self) -> list[ServiceStartError]:
+        """Stop the running service and the orphan guard.
+
+        Returns:
+            The problems found while stopping services that were not reported yet: a
+            service that exited on its own, failed to stop in time, or exited badly.
+        """
+        try:
+            if self._current is not None:
+                self._stop_current()
+        finally:
+            if self._guard is not None:
+                self._guard.close()
+                self._guard = None
+        problems, self._problems = self._problems, []
+        return problems
+
+    def _stop_current(self) -> None:
+        running, self._current = self._current, None
+        assert running is not None
+        grace = self.recipe.stop_timeout
+        result = running.process.stop(grace=grace)
+        if not result.clean and not running.reported:
+            running.reported = True
+            self._problems.append(running.process.failure(ServiceExitedError, result.describe(grace), result.returncode))
+
+    # ----------------------------------------------------------------- starting
+
+    def _start(self, config: Mapping[str, Any]) -> ServiceHandle:
+        recipe = self.recipe
+        deadline = time.monotonic() + recipe.start_timeout
+        if self._guard is None and self._use_guard:
+            self._guard = OrphanGuard.start()
+        if self._on_first_start is not None:
+            self._on_first_start()
+            self._on_first_start = None
+        first_port = self._port
+        while True:
+            effective = self._with_own_port(config)
+            host, port = listener_address(effective)
+            own = self._port is not None and port == self._port
+            if not own:
+                self._check_port_free(host, port, effective)
+            path = self._config_file(effective)
+            command = self._command(path)
+            if effective is recipe.default_config or (host, port) == listener_address(recipe.default_config):
+                base_url = recipe.default_base_url
+            else:
+                from yarl import URL
+
+                base_url = URL.build(scheme="http", host=host, port=port, path="/")
+            self.starts += 1
+            try:
+                process = ServiceProcess.start(
+                    command,
+                    log_path=recipe.log_path,
+                    host=host,
+                    port=port,
+                    ping_path=ping_path(effective),
+                    config_path=path,
+                    base_url=base_url,
+                    env=recipe.env,
+                    # The full timeout the first time, so that messages name it; what is left after.
+                    timeout=recipe.start_timeout if self._port == first_port else max(0.001, deadline - time.monotonic()),
+                    guard=self._guard,
+                    config=effective,
+                )
+            except ServicePortInUse as error:
+                if not own or time.monotonic() >= deadline:
+                    raise
+                # Our free port was taken between our pick and the service's bind: another.
+                self._port = free_port(host)
+                continue
+            self._current = _Running(process, config)
+            handle = process.handle
+            self._handles.add(id(handle))
+            self._keep.append(handle)
+            return handle
+
+    def _with_own_port(self, config: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``config``, with our current port if it asks for the port we first chose."""
+        first = self.recipe.own_port
+        if first is None or self._port == first or listener_address(config)[1] != first:
+            return config
+        patched = copy.deepcopy(dict(config))
+        node: Any = patched
+        for key in LISTENER:
+            node = node[key]
+        node["port"] = self._port
+        return patched
+
+    def _check_port_free(self, host: str, port: int, config: Mapping[str, Any]) -> None:
+        try:
+            taken = port_in_use(host, port)
+        except OSError:
+            return  # cannot bind there at all: the service will say why
+        if not taken:
+            return
+        holders = socket_holders(listener_inodes(host, port) or set())
+        holder = next(iter(holders.values()), None)
+        who = describe_pid(holder) if holder is not None else "another process"
+        origin = self.recipe.port_origin if port == listener_address(self.recipe.default_config)[1] else "the patched config"
+        advice = (
+            " Stop that process or choose another port; without --service-port the plugin picks a free port itself."
+            if "--service-port" in origin or "service_port" in origin
+            else " Stop that process, or let the plugin choose the port (do not fix it in a config hook)."
+        )
+        raise ServicePortInUse(
+            f"cannot start the service: its port {port} on {host} (set by {origin}) is already in use by {who}.{advice}",
+            port=port,
+            holder=holder,
+        )
+
+    def _config_file(self, config: Mapping[str, Any]) -> Path:
+        recipe = self.recipe
+        if config is recipe.default_config or config == recipe.default_config:
+            return recipe.default_config_path
+        for known, path in self._configs:
+            if known == config:
+                return path
+        stem = recipe.default_config_path.stem
+        path = write_service_config(config, recipe.directory, f"{stem}.{len(self._configs) + 1}.yaml")
+        self._configs.append((config, path))
+        return path
+
+    def _command(self, path: Path) -> list[str]:
+        recipe = self.recipe
+        if path == recipe.default_config_path:
+            return list(recipe.command)
+        default = os.fspath(recipe.default_config_path)
+        if not any(default in arg for arg in recipe.command):
+            raise ServiceConfigError(
+                f"the service command ({' '.join(recipe.command)}) does not contain the patched config's path "
+                f"{default}, so the plugin cannot start the service with another config ({path}); build "
+                "service_command from service_config_path_temp."
+            )
+        return [arg.replace(default, os.fspath(path)) for arg in recipe.command]
