@@ -13,7 +13,8 @@ from aiohttp import web
 
 from .chat import CLOSE_GOING_AWAY, ChatHandler
 from .config import ServiceConfig
-from .state import CHATS, DYNAMIC_CONFIG, SERVICE_CONFIG
+from .dynamic_config import DynamicConfig
+from .state import BROADCAST_ROOM, CHATS, DYNAMIC_CONFIG, SERVICE_CONFIG
 
 __all__ = ["ListenError", "build_app", "notify_ready", "serve"]
 
@@ -30,14 +31,15 @@ async def ping(request: web.Request) -> web.Response:
 
 
 def build_app(config: ServiceConfig) -> web.Application:
-    """Create the application for ``config``: ``/ping`` (if configured) and the chat handler.
+    """Create the application for ``config``: ``/ping``, the chat, broadcast and tests-control handlers.
 
-    The dynamic config starts as a copy of the fallback file's contents and lives in
-    ``app[DYNAMIC_CONFIG]``; handlers read it at request time.
+    ``/ping``, ``/broadcast`` and tests-control only if the config has them. The dynamic
+    config starts from the fallback file's contents and lives in ``app[DYNAMIC_CONFIG]``;
+    handlers read it at request time.
     """
     app = web.Application()
     app[SERVICE_CONFIG] = config
-    app[DYNAMIC_CONFIG] = dict(config.dynamic_config)
+    app[DYNAMIC_CONFIG] = DynamicConfig(config.dynamic_config)
     app[CHATS] = set()
     if config.ping_path is not None:
         app.router.add_get(config.ping_path, ping)
@@ -47,6 +49,22 @@ def build_app(config: ServiceConfig) -> web.Application:
         close_timeout=config.shutdown_grace_period,
     )
     app.router.add_get(config.chat_path, chat)
+    if config.broadcast_path is not None:
+        from .broadcast import BroadcastHandler, Room
+
+        app[BROADCAST_ROOM] = Room()
+        broadcast = BroadcastHandler(
+            max_remote_payload=config.broadcast_max_remote_payload,
+            max_queue=config.broadcast_max_queue,
+            close_timeout=config.shutdown_grace_period,
+        )
+        app.router.add_get(config.broadcast_path, broadcast)
+    if config.tests_control_path is not None:
+        from .tests_control import TestsControlHandler
+
+        control = TestsControlHandler()
+        app.router.add_get(config.tests_control_path, control)
+        app.router.add_post(config.tests_control_path, control)
     return app
 
 
@@ -115,6 +133,8 @@ async def serve(config: ServiceConfig) -> int:
     app = build_app(config)
     if config.dynamic_config_path is not None:
         logger.info("dynamic config: %d values from %s", len(config.dynamic_config), config.dynamic_config_path)
+    if config.tests_control_path is not None:
+        logger.info("tests-control enabled on %s (loopback peers only)", config.tests_control_path)
     deadline = [0.0]  # set when the shutdown starts
     app.on_shutdown.append(lambda app: _close_chats(app, deadline[0]))
     # No access log: it costs a log line per HTTP request and per WebSocket upgrade.

@@ -25,14 +25,17 @@ import binascii
 import logging
 import struct
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
 from .masking import MaskCheck
-from .state import CHATS
+from .state import CHATS, DYNAMIC_CONFIG
 
-__all__ = ["ChatConnection", "ChatHandler", "is_valid_close_code"]
+if TYPE_CHECKING:
+    from .dynamic_config import DynamicConfig
+
+__all__ = ["ChatConnection", "ChatHandler", "is_valid_close_code", "log_message"]
 
 logger = logging.getLogger("sample_service.chat")
 
@@ -68,6 +71,21 @@ def format_peer(peername: Any) -> str:
         host, port = peername[0], peername[1]
         return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
     return "?" if not peername else str(peername)
+
+
+def log_message(connection: ChatConnection, kind: WSMsgType, data: str | bytes, extra: str = "") -> None:
+    """The DEBUG line written for each received message while ``USERVER_LOG_REQUEST`` is on."""
+    preview = data[:100]
+    logger.debug(
+        "message received peer=%s path=%s%s type=%s size=%d data=%r%s",
+        connection.peer,
+        connection.path,
+        extra,
+        "text" if kind is _TEXT else "binary",
+        len(data),
+        preview,
+        "..." if len(data) > len(preview) else "",
+    )
 
 
 def _frame_header(first_byte: int, length: int) -> bytes:
@@ -167,9 +185,13 @@ class ChatHandler:
         self.fragment_size = fragment_size
         self.close_timeout = close_timeout
 
+    def check_request(self, request: web.Request) -> web.Response | None:
+        """The error response for a request this handler refuses, ``None`` to accept it."""
+        return check_handshake(request)
+
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         peer = format_peer(request.transport.get_extra_info("peername") if request.transport else None)
-        rejection = check_handshake(request)
+        rejection = self.check_request(request)
         if rejection is not None:
             logger.info(
                 "handshake rejected peer=%s path=%s status=%d reason=%r",
@@ -203,7 +225,7 @@ class ChatHandler:
         chats.add(connection)
         logger.info("connection opened peer=%s path=%s", peer, request.path)
         try:
-            await self._echo(connection, transport, writer)
+            await self.serve(request, connection, transport, writer)
         except asyncio.CancelledError:
             connection.close_code = connection.close_code or CLOSE_ABNORMAL
             raise
@@ -227,7 +249,11 @@ class ChatHandler:
             )
         return ws
 
-    async def _echo(self, connection: ChatConnection, transport: Any, writer: Any) -> None:
+    async def serve(self, request: web.Request, connection: ChatConnection, transport: Any, writer: Any) -> None:
+        """Handle the open connection until it ends: here, echo every message."""
+        await self._echo(connection, transport, writer, request.app[DYNAMIC_CONFIG])
+
+    async def _echo(self, connection: ChatConnection, transport: Any, writer: Any, settings: DynamicConfig) -> None:
         ws = connection.ws
         receive = ws.receive
         send_frame = ws.send_frame
@@ -237,12 +263,19 @@ class ChatHandler:
             kind = msg.type
             if kind is _TEXT:
                 payload = msg.data.encode()
+                # The dynamic config is read per message (an attribute load), so a change
+                # applies to open connections at once.
+                prefix = settings.echo_prefix
+                if prefix:
+                    payload = prefix + payload
             elif kind is _BINARY:
                 payload = msg.data
             else:
                 await self._on_end(connection, msg)
                 return
             connection.messages += 1
+            if settings.log_messages:  # written before the echo, so a client that got it can read the line
+                log_message(connection, kind, msg.data)
             try:
                 if len(payload) <= fragment_size:
                     await send_frame(payload, kind)

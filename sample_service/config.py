@@ -12,6 +12,10 @@ The static config is a YAML file shaped like a userver service's::
         dynamic-config-fallbacks: {fallback-path: dynamic_config_fallback.json}
         handler-ping: {path: /ping}
         websocket-handler: {path: /chat, max-remote-payload: 100000, fragment-size: 100000}
+        websocket-broadcast-handler: {path: /broadcast, max-remote-payload: 65536, max-queue-size: 100}
+        tests-control: {path: /tests/control, load-enabled: true}
+
+The last two are optional: without them there is no ``/broadcast`` and no tests-control.
 
 A string value ``$name`` is replaced by the config var ``name`` (from the ``--config-vars``
 file, else from the file named by a top-level ``config_vars:`` key); when the var is not
@@ -44,6 +48,8 @@ LOG_LEVELS = ("trace", "debug", "info", "warning", "error", "critical")
 DEFAULT_MAX_REMOTE_PAYLOAD = 65536
 DEFAULT_FRAGMENT_SIZE = 65536
 DEFAULT_SHUTDOWN_GRACE_PERIOD = 2.0
+DEFAULT_BROADCAST_MAX_QUEUE = 100
+DEFAULT_TESTS_CONTROL_PATH = "/tests/control"
 
 _VAR_NAME = re.compile(r"[A-Za-z0-9_.\-]+\Z")
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*\Z")
@@ -84,6 +90,10 @@ class ServiceConfig:
     fragment_size: int = DEFAULT_FRAGMENT_SIZE
     dynamic_config_path: Path | None = None
     dynamic_config: dict[str, Any] = field(default_factory=dict)
+    broadcast_path: str | None = None  # None: no /broadcast handler
+    broadcast_max_remote_payload: int = DEFAULT_MAX_REMOTE_PAYLOAD
+    broadcast_max_queue: int = DEFAULT_BROADCAST_MAX_QUEUE  # messages waiting for one client
+    tests_control_path: str | None = None  # None: no tests-control component
 
 
 def _describe(value: Any) -> str:
@@ -204,6 +214,12 @@ def _non_empty_str(value: Any) -> str:
 def _url_path(value: Any) -> str:
     if not isinstance(value, str) or not value.startswith("/"):
         raise ValueError("a URL path starting with '/'")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
     return value
 
 
@@ -357,6 +373,34 @@ def load_config(config_path: str | os.PathLike[str], config_vars_path: str | os.
     fragment_size = chat.value("fragment-size", _positive_int, DEFAULT_FRAGMENT_SIZE)
     if ping_path is not None and ping_path == chat_path:
         raise ConfigError(path, f"{chat.path}.path", f"{chat_path!r} is also the path of handler-ping; pick another")
+    taken = {ping_path: "handler-ping", chat_path: "websocket-handler"}
+
+    broadcast_path = None
+    broadcast_max_remote_payload = DEFAULT_MAX_REMOTE_PAYLOAD
+    broadcast_max_queue = DEFAULT_BROADCAST_MAX_QUEUE
+    broadcast = components.section("websocket-broadcast-handler", required=False)
+    if broadcast is not None:
+        broadcast_path = broadcast.value("path", _url_path)
+        if broadcast_path in taken:
+            raise ConfigError(path, f"{broadcast.path}.path", f"{broadcast_path!r} is also the path of {taken[broadcast_path]}; pick another")
+        taken[broadcast_path] = "websocket-broadcast-handler"
+        broadcast_max_remote_payload = broadcast.value("max-remote-payload", _positive_int, DEFAULT_MAX_REMOTE_PAYLOAD)
+        broadcast_max_queue = broadcast.value("max-queue-size", _positive_int, DEFAULT_BROADCAST_MAX_QUEUE)
+
+    tests_control_path = None
+    tests_control = components.section("tests-control", required=False)
+    if tests_control is not None and tests_control.value("load-enabled", _bool, True):
+        tests_control_path = tests_control.value("path", _url_path, DEFAULT_TESTS_CONTROL_PATH)
+        if tests_control_path in taken:
+            raise ConfigError(path, f"{tests_control.path}.path", f"{tests_control_path!r} is also the path of {taken[tests_control_path]}; pick another")
+
+    if dynamic_config_path is not None:
+        from .dynamic_config import DEFAULTS, check_values
+
+        try:
+            check_values({name: dynamic_config[name] for name in DEFAULTS if name in dynamic_config}, DEFAULTS)
+        except ValueError as exc:
+            raise ConfigError(path, f"{fallbacks.path}.fallback-path", f"in {dynamic_config_path}: {exc}") from None
 
     return ServiceConfig(
         config_path=path,
@@ -371,4 +415,8 @@ def load_config(config_path: str | os.PathLike[str], config_vars_path: str | os.
         fragment_size=fragment_size,
         dynamic_config_path=dynamic_config_path,
         dynamic_config=dynamic_config,
+        broadcast_path=broadcast_path,
+        broadcast_max_remote_payload=broadcast_max_remote_payload,
+        broadcast_max_queue=broadcast_max_queue,
+        tests_control_path=tests_control_path,
     )
