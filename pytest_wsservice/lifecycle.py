@@ -91,7 +91,8 @@ class ServiceSession:
         self, recipe: ServiceRecipe, *, guard: bool = True, on_first_start: Callable[[], None] | None = None
     ) -> None:
         self.recipe = recipe
-        #: One line per restart, saying why: ``"after it was killed by signal SIGKILL during test_x"``.
+        #: One line per restart, naming the test it was for and why:
+        #: ``"t.py::test_y: the service was killed by signal SIGKILL during t.py::test_x"``.
         self.restarts: list[str] = []
         #: How many processes were started (port retries included).
         self.starts = 0
@@ -138,12 +139,12 @@ class ServiceSession:
             if returncode is None:
                 if running.config is config or running.config == config:
                     return running.process.handle
-                reason = f"for {why}, which needs another config"
+                reason = "it needs another config"
                 self._stop_current()
             else:
                 if not running.reported:
                     running.reported = True  # the warning reports it
-                    self._last_exit = f"after it {describe_returncode(returncode)} between tests"
+                    self._last_exit = f"the service {describe_returncode(returncode)} between tests"
                     if warn is not None:
                         warn(
                             f"the service (pid {running.process.pid}) {describe_returncode(returncode)} between "
@@ -152,7 +153,7 @@ class ServiceSession:
                 reason = self._last_exit
                 self._stop_current()
         elif self._handles:
-            reason = self._last_exit or f"for {why}"
+            reason = self._last_exit or "the service had stopped"
         for failed_config, error in self._failed:
             if failed_config == config:
                 raise error  # failed before: do not wait for it again in every test
@@ -162,7 +163,7 @@ class ServiceSession:
             self._failed.append((config, error))
             raise
         if reason:
-            self.restarts.append(f"{reason} (started again for {why})")
+            self.restarts.append(f"{why}: {reason}")
         return handle
 
     def check_after(self, what: str) -> ServiceExitedError | None:
@@ -179,7 +180,7 @@ class ServiceSession:
             return None
         running.reported = True
         words = describe_returncode(returncode)
-        self._last_exit = f"after it {words} during {what}"
+        self._last_exit = f"the service {words} during {what}"
         running.process.stop(grace=self.recipe.stop_timeout)  # reaps it; ends what it left running
         self._current = None
         error = running.process.failure(ServiceExitedError, f"{words} during {what}", returncode)

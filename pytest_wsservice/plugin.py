@@ -363,6 +363,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+_WITH_ARGS_HINT = (
+    f"pytest takes @pytest.mark.{CONFIG_HOOKS_MARKER}(f) with a single plain function as decorating f, not as the "
+    f"marker's argument; write @pytest.mark.{CONFIG_HOOKS_MARKER}.with_args(f) (or name a fixture that returns "
+    "the hook)."
+)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    report = yield
+    # The one way to get the marker wrong that pytest reports as a puzzling TypeError.
+    if report.failed:
+        text = str(report.longrepr)
+        if f"{CONFIG_HOOKS_MARKER}(" in text and "TypeError" in text:
+            report.sections.append(("wsservice", _WITH_ARGS_HINT))
+    return report
+
+
 # --------------------------------------------------------------------------- summary
 
 

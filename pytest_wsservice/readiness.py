@@ -142,6 +142,7 @@ class Probe:
         self._family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._interval = FIRST_INTERVAL
         self._next_attempt = 0.0
+        self._attempt_started = 0.0
         self._attempt_deadline = 0.0
         self._sock: socket.socket | None = None
         self._buffer = b""
@@ -153,6 +154,14 @@ class Probe:
         if self.path is None:
             return f"a TCP connect to {netloc}"
         return f"GET http://{netloc}{self.path} answering 200"
+
+    def last_attempt(self, now: float) -> str:
+        """Say how the last attempt went, or how long the one in flight has waited."""
+        if self._sock is None:
+            return self.last_result
+        waited = now - self._attempt_started
+        connected = "connected, " if self.path is not None and self._selector is not None and self._selector.get_key(self._sock).events & selectors.EVENT_READ else ""
+        return f"{connected}no answer within {waited:.2g} s"
 
     def next_wakeup(self) -> float:
         """Return the monotonic time at which :meth:`step` has something to do."""
@@ -176,6 +185,7 @@ class Probe:
             return
         self._sock = sock
         self._buffer = b""
+        self._attempt_started = now
         self._attempt_deadline = now + ATTEMPT_TIMEOUT
         selector.register(sock, selectors.EVENT_WRITE, self)
 
@@ -325,7 +335,7 @@ def wait_until_ready(
 def _describe_probes(probe: Probe | None, notify: NotifySocket | None) -> str:
     parts = []
     if probe is not None:
-        parts.append(f"probed {probe.describe()} (last attempt: {probe.last_result})")
+        parts.append(f"probed {probe.describe()} (last attempt: {probe.last_attempt(time.monotonic())})")
     if notify is not None:
         heard = "; ".join(
             message.strip() + ("" if sender is None else f" from pid {sender}")
