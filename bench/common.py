@@ -104,7 +104,8 @@ def run_pytest(
     would be meaningless. With ``sample_rss``, peak RSS of pytest and of the service is
     sampled too (that costs a little CPU, so timed runs do not do it).
     """
-    command = [PYTHON, "-m", "pytest", "-q", *args]
+    # -x: a broken run stops at its first failure instead of reporting thousands of them.
+    command = [PYTHON, "-m", "pytest", "-q", "-x", *args]
     with tempfile.TemporaryFile("w+") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(

@@ -34,7 +34,7 @@ class Variant:
     def command(self) -> str:
         """The command, run in the suite's directory (``python -m bench --keep`` keeps it)."""
         prefix = "TESTSUITE_ALLOW_ROOT=1 " if "TESTSUITE_ALLOW_ROOT" in self.suite.env else ""
-        return f"{prefix}python -m pytest -q {' '.join([*self.suite.args, *self.extra_args])}".rstrip()
+        return f"{prefix}python -m pytest -q -x {' '.join([*self.suite.args, *self.extra_args])}".rstrip()
 
 
 @dataclass
