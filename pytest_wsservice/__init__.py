@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .websocket import WebSocketClient, WebSocketConnection
 
 # pytest registers this package as the plugin and then loads the hooks and fixtures.
-pytest_plugins = ["pytest_wsservice.plugin"]
+pytest_plugins = ["pytest_wsservice.plugin", "pytest_wsservice.control"]
 
 __version__ = "0.1.0"
 

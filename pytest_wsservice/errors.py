@@ -18,6 +18,7 @@ __all__ = [
     "WebSocketTimeout",
     "WebSocketMessageTypeError",
     "ServiceRequestTimeout",
+    "ServiceControlError",
 ]
 
 
@@ -118,3 +119,19 @@ class ServiceRequestTimeout(WsServiceError, TimeoutError):
 
     The message names the method, the path and the seconds waited.
     """
+
+
+class ServiceControlError(WsServiceError):
+    """The service's tests-control component is missing, refused a request, or answered badly.
+
+    Raised by ``dynamic_config``, the ``config`` marker and ``service_client.capture_logs()``.
+    The message names the static config, the component or the value, and what to change.
+
+    Attributes:
+        status: The HTTP status tests-control answered with, or ``None`` if no answer
+            came (or the component is missing).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status

@@ -23,10 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from .errors import ServiceRequestTimeout
+from .errors import ServiceControlError, ServiceRequestTimeout
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import yarl
+
+    from .logcapture import LogCapture
+    from .tests_control import TestsControl
 
 __all__ = ["ServiceClient"]
 
@@ -52,9 +57,19 @@ class ServiceClient:
             prefix in it is kept.
         timeout: The default deadline in seconds for one whole request: connecting,
             sending, and reading the complete response.
+        log_path: The service's log file, for :meth:`capture_logs`; ``None`` if unknown.
+        tests_control: The service's tests-control endpoint, which :meth:`capture_logs`
+            uses to flush the log; ``None`` if unknown.
     """
 
-    def __init__(self, base_url: yarl.URL, *, timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: yarl.URL,
+        *,
+        timeout: float,
+        log_path: Path | None = None,
+        tests_control: TestsControl | None = None,
+    ) -> None:
         if base_url.scheme not in ("http", "https"):
             raise ValueError(f"ServiceClient needs an http:// or https:// base URL, not {str(base_url)!r}")
         if not timeout > 0:
@@ -63,6 +78,8 @@ class ServiceClient:
         self._base = base if base.endswith("/") else base + "/"
         self.base_url = base_url
         self.timeout = timeout
+        self.log_path = log_path
+        self.tests_control = tests_control
 
     def url_for(self, path: str) -> str:
         """Return the URL of ``path`` (leading slash optional, query string allowed)."""
@@ -136,6 +153,61 @@ class ServiceClient:
     async def options(self, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
         """Send an OPTIONS request; the arguments are those of :meth:`request`."""
         return await self.request("OPTIONS", path, **kwargs)
+
+    def capture_logs(self, *, flush: bool = True) -> LogCapture:
+        """Capture the lines the service logs inside an ``async with`` block.
+
+        ::
+
+            async with service_client.capture_logs() as capture:
+                async with websocket_client.get('chat') as chat:
+                    await chat.send('hello')
+                    await chat.recv()
+            assert capture.select(level='DEBUG', text="data='hello'")
+
+        After the block, ``capture.select(level=..., text=..., logger=...)`` returns the
+        matching lines and ``capture.lines`` all of them: only lines written inside the
+        block. The service's log is flushed through its tests-control component when the
+        block starts and when it ends, so no line written inside it is missed.
+
+        Args:
+            flush: Flush the log through tests-control. ``False`` reads the log file as
+                it is, for a service without tests-control; lines it still buffers when
+                the block ends are then missed.
+
+        Returns:
+            A :class:`~pytest_wsservice.logcapture.LogCapture`, to use once.
+
+        Raises:
+            ServiceControlError: The service's log file is unknown, or ``flush`` is true
+                and the service has no tests-control component.
+        """
+        from .logcapture import LogCapture
+
+        if self.log_path is None:
+            raise ServiceControlError(
+                "service_client.capture_logs() needs the service's log file, and this service_client does not know "
+                "it: the service was not started by pytest-wsservice. Pass --service-logs-file PATH naming the file "
+                "the service logs to."
+            )
+        if not flush:
+            return LogCapture(self.log_path)
+        control = self.tests_control
+        if control is None:
+            raise ServiceControlError(
+                "service_client.capture_logs() flushes the service's log through its tests-control component, and "
+                "this service_client does not know where that is (it was built without tests_control=). Pass "
+                "capture_logs(flush=False) to read the log file without flushing."
+            )
+        control.require(
+            "service_client.capture_logs()",
+            hint="Or pass capture_logs(flush=False) to read the log file without flushing it first.",
+        )
+
+        async def flush_logs() -> None:
+            await control.request({"flush_logs": True}, what="flushing the service's log")
+
+        return LogCapture(self.log_path, flush=flush_logs)
 
     def __repr__(self) -> str:
         return f"<ServiceClient {self._base} timeout={self.timeout:g}s>"

@@ -1071,5 +1071,11 @@ def service_client(service_handle: ServiceHandle, service_client_timeout: float)
     Function scope, bound to no event loop. Override this to connect somewhere else.
     """
     from .http import ServiceClient
+    from .tests_control import TestsControl
 
-    return ServiceClient(service_handle.base_url, timeout=service_client_timeout)
+    return ServiceClient(
+        service_handle.base_url,
+        timeout=service_client_timeout,
+        log_path=service_handle.log_path,
+        tests_control=TestsControl.for_handle(service_handle, timeout=service_client_timeout),
+    )
