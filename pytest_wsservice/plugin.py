@@ -412,6 +412,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(_STATE, None)
     if workeroutput is not None and state is not None and state.services is not None:
         workeroutput["wsservice_restarts"] = list(state.services.restarts)
+        workeroutput["wsservice_worker"] = _worker_id(session.config)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -419,7 +420,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     # pytest-xdist, in the controller: a worker finished.
     restarts = (getattr(node, "workeroutput", None) or {}).get("wsservice_restarts")
     if restarts:
-        worker = node.workeroutput.get("workerid", "?")
+        worker = node.workeroutput.get("wsservice_worker") or "?"
         node.config.stash[_STATE].worker_restarts[worker] = list(restarts)
 
 

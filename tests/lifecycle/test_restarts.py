@@ -234,3 +234,54 @@ def test_it(service_handle):
             "write @pytest.mark.wsservice_config_hooks.with_args(f)*",
         ]
     )
+
+
+def test_first_test_with_a_marker_starts_only_its_own_service(project):
+    """A session whose first test has the marker starts the service once, with the marker's config, not the default first."""
+    project.makepyfile(
+        test_inner=SMALL_HOOKS
+        + """
+@pytest.mark.wsservice_config_hooks.with_args(small_payload)
+def test_small(service_handle, service_effective_config):
+    assert payload(service_effective_config) == 10
+    assert service_handle.log_path.read_text().count('listening on') == 1
+"""
+    )
+    project.runpytest_inprocess("-p", "no:xdist").assert_outcomes(passed=1)
+
+
+def test_service_dying_between_tests_is_warned_about_and_replaced(project):
+    """A service that dies after a test's teardown check is replaced for the next test, which gets a warning saying how it ended."""
+    project.makepyfile(
+        test_inner="""
+import os, signal, time
+import psutil, pytest
+
+@pytest.fixture
+def kill_after_teardown(request):
+    handles = []
+    yield handles
+    # Runs after service_handle's teardown (fixtures end in reverse order).
+    os.kill(handles[0].pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while psutil.Process(handles[0].pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+def test_first(kill_after_teardown, service_handle):
+    kill_after_teardown.append(service_handle)
+
+def test_second(service_handle):
+    assert psutil.Process(service_handle.pid).status() != psutil.STATUS_ZOMBIE
+"""
+    )
+    result = project.runpytest_inprocess("-p", "no:xdist")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*PytestWarning: the service (pid *) was killed by signal SIGKILL between tests; starting a new one for "
+            "test_inner.py::test_second. Its log: *service.log",
+            "the service was restarted once:",
+            "  test_inner.py::test_second: the service was killed by signal SIGKILL between tests",
+        ]
+    )
