@@ -48,7 +48,8 @@ def build_app(config: ServiceConfig) -> web.Application:
         fragment_size=config.fragment_size,
         close_timeout=config.shutdown_grace_period,
     )
-    app.router.add_get(config.chat_path, chat)
+    # Bound methods: aiohttp sees coroutine functions, so it neither wraps nor warns.
+    app.router.add_get(config.chat_path, chat.__call__)
     if config.broadcast_path is not None:
         from .broadcast import BroadcastHandler, Room
 
@@ -58,13 +59,13 @@ def build_app(config: ServiceConfig) -> web.Application:
             max_queue=config.broadcast_max_queue,
             close_timeout=config.shutdown_grace_period,
         )
-        app.router.add_get(config.broadcast_path, broadcast)
+        app.router.add_get(config.broadcast_path, broadcast.__call__)
     if config.tests_control_path is not None:
         from .tests_control import TestsControlHandler
 
         control = TestsControlHandler()
-        app.router.add_get(config.tests_control_path, control)
-        app.router.add_post(config.tests_control_path, control)
+        app.router.add_get(config.tests_control_path, control.__call__)
+        app.router.add_post(config.tests_control_path, control.__call__)
     return app
 
 
