@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import (
     ServiceConfigError,
     ServiceExitedError,
+    ServicePortInUse,
     ServiceRequestTimeout,
     ServiceStartError,
     ServiceStartTimeout,
@@ -41,6 +42,7 @@ __all__ = [
     "ServiceConfigError",
     "ServiceExitedError",
     "ServiceHandle",
+    "ServicePortInUse",
     "ServiceProcess",
     "ServiceRequestTimeout",
     "ServiceStartError",

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ServiceRecipe", "ServiceSession"]
 
+#: A start moves to a fresh port at most this many times (within its deadline anyway).
+MAX_PORT_CHANGES = 3
+
 
 @dataclass(frozen=True)
 class ServiceRecipe:
@@ -225,6 +228,7 @@ class ServiceSession:
             self._on_first_start()
             self._on_first_start = None
         first_port = self._port
+        port_changes = 0
         while True:
             effective = self._with_own_port(config)
             host, port = listener_address(effective)
@@ -256,8 +260,17 @@ class ServiceSession:
                     config=effective,
                 )
             except ServicePortInUse as error:
+                port_changes += 1
                 if not own or time.monotonic() >= deadline:
                     raise
+                if port_changes > MAX_PORT_CHANGES:
+                    # A race loses once in a blue moon; losing every time means the service
+                    # (or something it starts) takes the port itself. Say so, do not spin.
+                    raise type(error)(
+                        f"{error}\n(The plugin chose this port itself and tried {port_changes} ports; each "
+                        "was taken the same way, so this is not a race with another process.)",
+                        port=error.port, holder=error.holder, returncode=error.returncode, log_tail=error.log_tail,
+                    ) from None
                 # Our free port was taken between our pick and the service's bind: another.
                 self._port = free_port(host)
                 continue

@@ -165,6 +165,7 @@ class ServiceProcess:
         self._handle: ServiceHandle | None = None
         self._pidfd: int | None = None
         self._stop_result: StopResult | None = None
+        self._foreign_holder: int | None = None
         try:
             self._pidfd = os.pidfd_open(popen.pid)  # type: ignore[attr-defined]
         except (AttributeError, OSError):
@@ -269,9 +270,10 @@ class ServiceProcess:
         Readiness is whichever comes first: ``READY=1`` on a private ``NOTIFY_SOCKET``
         (unless ``notify`` is false) sent by a process of the service's session,
         ``GET ping_path`` answering 200 (if given), or else a TCP connect to
-        ``host:port``. If the probe won, the listener on ``host:port`` must belong to the
-        service's session (see :meth:`foreign_listener`). If anything goes wrong the
-        process group is killed before the error is raised: nothing is left running.
+        ``host:port``. Each time the probe connects, the listener on ``host:port`` must
+        belong to the service's session (see :meth:`foreign_listener`); one of another
+        process fails the start at once. If anything goes wrong the process group is
+        killed before the error is raised: nothing is left running.
 
         Args:
             command: The argv, as for :meth:`spawn`.
@@ -308,7 +310,7 @@ class ServiceProcess:
             result = wait_until_ready(
                 poll=process.poll,
                 timeout=timeout,
-                probe=Probe(host, port, ping_path),
+                probe=Probe(host, port, ping_path, identify=process._identify(host, port) if check_listener else None),
                 notify=notify_socket,
                 exit_fd=process._pidfd,
                 accept_sender=process.in_session,
@@ -326,16 +328,15 @@ class ServiceProcess:
             if result.outcome == "timeout":
                 process.kill()  # stop its writing before the tail is read
                 raise process.failure(ServiceStartTimeout, f"was not ready within {timeout:g} s; {result.detail}")
-            if check_listener and result.via == "probe":
-                foreign = process.foreign_listener(host, port)
-                if foreign is not None:
-                    process.kill()
-                    raise process.failure(
-                        ServicePortInUse,
-                        f"was not the process that answered on port {port}: {result.detail} succeeded, but the "
-                        f"listening socket on {host}:{port} belongs to {foreign[1]}, outside the service's session",
-                        port=port, holder=foreign[0],
-                    )
+            if result.outcome == "foreign":
+                process.kill()
+                holder = process._foreign_holder
+                raise process.failure(
+                    ServicePortInUse,
+                    f"is not what listens on port {port}: the probe ({Probe(host, port, ping_path).describe()}) "
+                    f"connected to {result.detail}, outside the service's session",
+                    port=port, holder=holder,
+                )
             process._handle = _make_handle(process, host, port, base_url, config_path, config)
             return process
         except BaseException:
@@ -410,6 +411,16 @@ class ServiceProcess:
     def in_session(self, pid: int) -> bool:
         """Whether ``pid`` is this service or a process it started (its session, Linux)."""
         return pid == self.pid or process_session(pid) == self.pid
+
+    def _identify(self, host: str, port: int) -> Callable[[], str | None]:
+        def identify() -> str | None:
+            foreign = self.foreign_listener(host, port)
+            if foreign is None:
+                return None
+            self._foreign_holder = foreign[0]
+            return f"a listening socket of {foreign[1]}"
+
+        return identify
 
     def foreign_listener(self, host: str, port: int) -> tuple[int, str] | None:
         """Return ``(pid, description)`` of a process outside the service that listens where

@@ -131,13 +131,27 @@ class Probe:
         path: The ping handler's path, or ``None`` for a TCP connect.
         host_header: The ``Host`` header to send; ``host:port`` by default. Set it when
             ``host`` is an address resolved from a name.
+        identify: Called after each successful connect; returns a description of the
+            process holding the listener if that is not the service, else ``None``. A
+            foreign listener ends the wait at once (see :func:`wait_until_ready`).
     """
 
-    def __init__(self, host: str, port: int, path: str | None = None, *, host_header: str | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        path: str | None = None,
+        *,
+        host_header: str | None = None,
+        identify: Callable[[], str | None] | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self.path = path
         self._host_header = host_header
+        self._identify = identify
+        #: Set when ``identify`` said the listener belongs to another process.
+        self.foreign: str | None = None
         self.last_result = "not tried yet"
         self._family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._interval = FIRST_INTERVAL
@@ -156,12 +170,15 @@ class Probe:
         return f"GET http://{netloc}{self.path} answering 200"
 
     def last_attempt(self, now: float) -> str:
-        """Say how the last attempt went, or how long the one in flight has waited."""
+        """Say how the last attempt went, or what the one in flight has got so far."""
         if self._sock is None:
             return self.last_result
-        waited = now - self._attempt_started
-        connected = "connected, " if self.path is not None and self._selector is not None and self._selector.get_key(self._sock).events & selectors.EVENT_READ else ""
-        return f"{connected}no answer within {waited:.2g} s"
+        assert self._selector is not None
+        connected = self.path is not None and bool(self._selector.get_key(self._sock).events & selectors.EVENT_READ)
+        if self.last_result.startswith("answered") or (not connected and self.last_result != "not tried yet"):
+            return self.last_result  # says more than an attempt that has not got anywhere yet
+        waited = f"no answer within {now - self._attempt_started:.2g} s"
+        return f"connected, {waited}" if connected else waited
 
     def next_wakeup(self) -> float:
         """Return the monotonic time at which :meth:`step` has something to do."""
@@ -198,6 +215,12 @@ class Probe:
             if code:
                 self._fail(now, os.strerror(code))
                 return False
+            if self._identify is not None:
+                self.foreign = self._identify()
+                if self.foreign is not None:
+                    self._close()
+                    self.last_result = f"connected to {self.foreign}"
+                    return False
             if self.path is None:
                 self._close()
                 self.last_result = "connected"
@@ -263,9 +286,10 @@ class ReadinessResult:
     """How waiting ended.
 
     Attributes:
-        outcome: ``"ready"``, ``"exited"`` or ``"timeout"``.
+        outcome: ``"ready"``, ``"exited"``, ``"timeout"`` or ``"foreign"`` (the probe
+            connected to a listener of another process).
         detail: For ``ready``, which signal won; for ``timeout``, what was probed and the
-            last result of each probe.
+            last result of each probe; for ``foreign``, which process holds the listener.
         returncode: The exit status for ``exited`` (negative for a signal).
         via: For ``ready``, ``"notify"`` or ``"probe"``.
     """
@@ -325,8 +349,11 @@ def wait_until_ready(
                 for key, _ in selector.select(max(0.0, wakeup - now)):
                     if key.data == "notify" and notify is not None and notify.received_ready(accept_sender):
                         return ReadinessResult("ready", f"READY=1 on notify socket {notify.address}", via="notify")
-                    if isinstance(key.data, Probe) and key.data.on_event(time.monotonic()):
-                        return ReadinessResult("ready", key.data.describe(), via="probe")
+                    if isinstance(key.data, Probe):
+                        if key.data.on_event(time.monotonic()):
+                            return ReadinessResult("ready", key.data.describe(), via="probe")
+                        if key.data.foreign is not None:
+                            return ReadinessResult("foreign", key.data.foreign)
         finally:
             if probe is not None:
                 probe.close()

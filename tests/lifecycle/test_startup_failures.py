@@ -48,11 +48,12 @@ import os, socket, subprocess, sys, time, yaml
 config_path = sys.argv[1]
 listener = yaml.safe_load(open(config_path))["components_manager"]["components"]["server"]["listener"]
 first_attempt = os.environ["FIRST_ATTEMPT_FILE"]
-if os.path.exists(first_attempt):
+if os.path.exists(first_attempt) and os.environ["MODE"] != "always answer":
     os.execv(sys.executable, [sys.executable, "-m", "sample_service", "--config", config_path])
 open(first_attempt, "w").write(str(listener["port"]))
 squatter = subprocess.Popen([sys.executable, os.environ["SQUATTER"], str(listener["port"])], start_new_session=True)
-open(os.environ["SQUATTER_PID_FILE"], "w").write(str(squatter.pid))
+with open(os.environ["SQUATTER_PID_FILE"], "a") as pids:
+    pids.write(f"{squatter.pid} ")
 deadline = time.monotonic() + 10
 while True:
     try:
@@ -75,8 +76,7 @@ def squatters(tmp_path):
     pid_files: list[Path] = []
     yield pid_files
     for path in pid_files:
-        if path.exists() and path.read_text():
-            pid = int(path.read_text())
+        for pid in map(int, path.read_text().split() if path.exists() else []):
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
@@ -232,23 +232,43 @@ def test_port_of_our_choosing_taken_first_is_retried_on_another(project, stand_i
     taken = int(stand_in.first_attempt.read_text())
     used = int((project.path / "port").read_text())
     assert used != taken
-    assert pid_alive(int(stand_in.squatter_pid.read_text()))  # the squatter kept its port all along
+    (squatter,) = map(int, stand_in.squatter_pid.read_text().split())
+    assert pid_alive(squatter)  # the squatter kept its port all along
 
 
-def test_probe_answered_by_another_process_on_a_fixed_port_is_an_error(project, stand_in):
-    """With a fixed port, a probe answered by a process outside the service fails the start, naming that process, instead of testing the wrong service."""
+def test_port_taken_on_every_attempt_is_not_retried_forever(project, stand_in, scaled):
+    """A service that gets its port taken on every attempt (it does it itself) is given up on after a few fresh ports, saying so."""
+    command = stand_in("always answer")
+    project.makepyfile(RECORD_PORT)
+    started = time.monotonic()
+    result = project.runpytest_inprocess("-p", "no:xdist", f"--service-command={command}")
+    assert time.monotonic() - started < scaled(10)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "pytest_wsservice.errors.ServicePortInUse: The service (pid *) is not what listens on port *",
+            "(The plugin chose this port itself and tried 4 ports; each was taken the same way, so this is not a race "
+            "with another process.)",
+        ]
+    )
+    assert len(stand_in.squatter_pid.read_text().split()) == 4
+
+
+def test_probe_answered_by_another_process_on_a_fixed_port_is_an_error(project, stand_in, scaled):
+    """With a fixed port, a probe that reaches a process outside the service fails the start at once, naming that process, instead of testing the wrong service."""
     command = stand_in("answer")
     port = free_port()
     project.makepyfile(RECORD_PORT)
+    started = time.monotonic()
     result = project.runpytest_inprocess("-p", "no:xdist", f"--service-command={command}", f"--service-port={port}")
+    assert time.monotonic() - started < scaled(5)  # not the 30 s start timeout
     result.assert_outcomes(errors=1)
-    squatter = int(stand_in.squatter_pid.read_text())
+    (squatter,) = map(int, stand_in.squatter_pid.read_text().split())
     result.stdout.fnmatch_lines(
         [
-            f"pytest_wsservice.errors.ServicePortInUse: The service (pid *, command: *stand_in.py *) was not the "
-            f"process that answered on port {port}: GET http://127.0.0.1:{port}/ping answering 200 succeeded, but the "
-            f"listening socket on 127.0.0.1:{port} belongs to pid {squatter} (*squatter.py {port}), outside the "
-            "service's session.",
+            f"pytest_wsservice.errors.ServicePortInUse: The service (pid *, command: *stand_in.py *) is not what "
+            f"listens on port {port}: the probe (GET http://127.0.0.1:{port}/ping answering 200) connected to a "
+            f"listening socket of pid {squatter} (*squatter.py {port}), outside the service's session.",
             "Last 1 line of its log *",
             "up, but not listening myself",
         ]
@@ -262,15 +282,22 @@ def test_fixed_port_lost_to_another_process_during_the_start_names_it(project, s
     project.makepyfile(RECORD_PORT)
     result = project.runpytest_inprocess("-p", "no:xdist", f"--service-command={command}", f"--service-port={port}")
     result.assert_outcomes(errors=1)
-    squatter = int(stand_in.squatter_pid.read_text())
-    result.stdout.fnmatch_lines(
-        [
-            f"pytest_wsservice.errors.ServicePortInUse: The service (pid *) exited with status 1 before it was ready: "
-            f"port {port} on 127.0.0.1 is in use by pid {squatter} (*squatter.py {port}).",
-            "Last 1 line of its log *",
-            f"cannot listen on 127.0.0.1:{port}: address already in use",
-        ]
+    (squatter,) = map(int, stand_in.squatter_pid.read_text().split())
+    # Two orders of events, both reported with the squatter: the service's exit is seen
+    # first, or the probe reaches the squatter's listener first.
+    exited = (
+        f"pytest_wsservice.errors.ServicePortInUse: The service (pid *) exited with status 1 before it was ready: "
+        f"port {port} on 127.0.0.1 is in use by pid {squatter} (*squatter.py {port})."
     )
+    reached = (
+        f"pytest_wsservice.errors.ServicePortInUse: The service (pid *) is not what listens on port {port}: the probe "
+        f"(*) connected to a listening socket of pid {squatter} (*squatter.py {port}), outside the service's session."
+    )
+    output = result.stdout.lines
+    if any(fnmatch.fnmatch(line, exited) for line in output):
+        result.stdout.fnmatch_lines([exited, "Last 1 line of its log *", f"cannot listen on 127.0.0.1:{port}: address already in use"])
+    else:
+        result.stdout.fnmatch_lines([reached])
 
 
 # --------------------------------------------------------------------------- one line
