@@ -66,9 +66,16 @@ def sample_config_path() -> Path:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """The environment of a benchmark child: ours without anything that changes pytest's behaviour."""
+    """The environment of a benchmark child: ours without anything that changes pytest's behaviour.
+
+    PYTHONDONTWRITEBYTECODE is dropped too: with it, every run recompiles every module of
+    the project and pytest assertion-rewrites the plugin and the test files again, a cost
+    that a developer's machine (which caches bytecode) does not pay. The warm-up round of
+    each comparison fills the caches.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "WSSERVICE_"))}
-    env.pop("PYTHONBREAKPOINT", None)
+    for name in ("PYTHONBREAKPOINT", "PYTHONDONTWRITEBYTECODE"):
+        env.pop(name, None)
     env.update(extra)
     return env
 

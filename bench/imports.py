@@ -72,6 +72,8 @@ class ImportResult:
     heaviest: list[tuple[str, int]] = field(default_factory=list)
     wall_with: list[float] = field(default_factory=list)
     wall_without: list[float] = field(default_factory=list)
+    cpu_with: list[float] = field(default_factory=list)
+    cpu_without: list[float] = field(default_factory=list)
 
 
 def run(*, starts: int, rounds: int, trivial_tests: int = 50, log=print) -> ImportResult:
@@ -99,6 +101,8 @@ def run(*, starts: int, rounds: int, trivial_tests: int = 50, log=print) -> Impo
             if round_no:
                 result.wall_with.append(with_.wall)
                 result.wall_without.append(without.wall)
+                result.cpu_with.append(with_.cpu)
+                result.cpu_without.append(without.cpu)
     log(f"  import: package {median(result.package_us) / 1000:.1f} ms, "
         f"plugin after pytest {median(result.plugin_after_pytest_us) / 1000:.1f} ms, heavy loaded: "
         f"{result.heavy_loaded or 'none'}")
@@ -108,3 +112,8 @@ def run(*, starts: int, rounds: int, trivial_tests: int = 50, log=print) -> Impo
 def added_wall(result: ImportResult) -> float:
     """Median of the per-round differences (with - without), in seconds."""
     return median([w - wo for w, wo in zip(result.wall_with, result.wall_without)])
+
+
+def added_cpu(result: ImportResult) -> float:
+    """Median of the per-round CPU differences (with - without), in seconds."""
+    return median([w - wo for w, wo in zip(result.cpu_with, result.cpu_without)])

@@ -43,7 +43,7 @@ class Settings:
     connects: int = 100
     throughput_rounds: int = 7
     import_starts: int = 7  # benchmark 5
-    import_rounds: int = 10
+    import_rounds: int = 15
     scale_tests: int = 1000  # benchmark 6
     scale_rounds: int = 5
     growth_top: int | None = 5000
@@ -233,13 +233,13 @@ class Bench:
         result = imports.run(starts=self.s.import_starts, rounds=self.s.import_rounds, log=self.log)
         added = imports.added_wall(result)
         self.results["imports"] = {
-            "added": added, "wall_with": median(result.wall_with), "wall_without": median(result.wall_without),
+            "added": added, "added_cpu": imports.added_cpu(result), "wall_with": median(result.wall_with), "wall_without": median(result.wall_without),
             "package_ms": median(result.package_us) / 1000, "plugin_after_pytest_ms": median(result.plugin_after_pytest_us) / 1000,
             "heavy_loaded": result.heavy_loaded, "heaviest": result.heaviest,
         }
         d = self.results["imports"]
         self.rows.append(Row("5", "pytest run wall added by the plugin", f"{_ms(added)} ({d['wall_with'] * 1000:.0f} vs "
-                             f"{d['wall_without'] * 1000:.0f} ms)", "≤ 20 ms", added <= 0.020))
+                             f"{d['wall_without'] * 1000:.0f} ms); CPU added {_ms(d['added_cpu'])}", "≤ 20 ms", added <= 0.020))
         self.rows.append(Row("5", "`import pytest_wsservice` (-X importtime)", f"{d['package_ms']:.1f} ms alone, "
                              f"{d['plugin_after_pytest_ms']:.1f} ms with .plugin after pytest; heavy modules loaded: "
                              f"{', '.join(d['heavy_loaded']) or 'none'}"))
