@@ -56,7 +56,8 @@ class TestsControl:
         path: The endpoint's path, or ``None`` when the service has no tests-control.
         timeout: The deadline in seconds for each request.
         config_file: The static config that was looked in, for messages.
-        problem: Why there is no endpoint (``path`` is ``None``), for messages.
+        problem: Why there is no endpoint (``path`` is ``None``), for messages: what
+            the config "has"; empty when the config is not known at all.
     """
 
     __test__ = False  # not a pytest test class, whatever its name says
@@ -88,15 +89,15 @@ class TestsControl:
         section = components.get(COMPONENT) if isinstance(components, Mapping) else None
         where = f"components_manager.components.{COMPONENT}"
         if config is None:
-            return cls(base_url, None, timeout=timeout, config_file=config_file, problem="the service's static config is not known")
+            return cls(base_url, None, timeout=timeout, config_file=config_file, problem="")
         if not isinstance(section, Mapping):
-            return cls(base_url, None, timeout=timeout, config_file=config_file, problem=f"it has no {where} section")
+            return cls(base_url, None, timeout=timeout, config_file=config_file, problem=f"has no {where} section")
         if section.get("load-enabled", True) is False:
-            return cls(base_url, None, timeout=timeout, config_file=config_file, problem=f"its {where} section has load-enabled: false")
+            return cls(base_url, None, timeout=timeout, config_file=config_file, problem=f"has load-enabled: false in its {where} section")
         path = section.get("path", "/tests/control")
         if not isinstance(path, str) or not path.startswith("/"):
             return cls(
-                base_url, None, timeout=timeout, config_file=config_file, problem=f"{where}.path is {path!r}, not a URL path such as /tests/control"
+                base_url, None, timeout=timeout, config_file=config_file, problem=f"has {where}.path {path!r}, not a URL path such as /tests/control"
             )
         # userver's tests-control path is /tests/{action}; this protocol's action is "control".
         return cls(base_url, path.replace("{action}", "control"), timeout=timeout, config_file=config_file)
@@ -125,13 +126,19 @@ class TestsControl:
         """
         if self.path is not None:
             return
+        extra = f" {hint}" if hint else ""
+        if not self.problem:
+            raise ServiceControlError(
+                f"{feature} needs the service's {COMPONENT} component, and where it is comes from the service's static "
+                f"config, which is not known here: pytest-wsservice did not start this service (--service-url).{extra}"
+            )
         where = f"the static config the service runs with ({self.config_file})" if self.config_file else "the service's static config"
         raise ServiceControlError(
-            f"{feature} needs the service's {COMPONENT} component, but {where}: {self.problem}. "
+            f"{feature} needs the service's {COMPONENT} component, but {where} {self.problem}. "
             f"Add it under components_manager.components in the file you pass with --service-config: "
             f"'{COMPONENT}: {{path: /tests/control, method: POST, load-enabled: true}}' (the bundled "
             f"sample_service/static_config.yaml has one). It answers only loopback peers; a service of your own "
-            f"must implement the JSON protocol described in docs/dynamic-config.md.{' ' + hint if hint else ''}"
+            f"must implement the JSON protocol described in docs/dynamic-config.md.{extra}"
         )
 
     # ----------------------------------------------------------------- requests

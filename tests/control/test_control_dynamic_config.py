@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from control_helpers import sample_dir
 
 from pytest_wsservice.errors import ServiceControlError
 
@@ -78,6 +79,8 @@ class TestMarkerLayers:
 # the restore must not depend on an event loop.
 RESTORE_SUITE = """
 import pytest
+
+from control_helpers import sample_dir
 
 async def echo(websocket_client, text):
     async with websocket_client.get("chat") as chat:
@@ -181,6 +184,8 @@ def without_tests_control(components):
 MISSING_COMPONENT_SUITE = """
 import pytest
 
+from control_helpers import sample_dir
+
 def test_fixture(dynamic_config):
     pass
 
@@ -214,7 +219,7 @@ def test_clear_error_without_the_tests_control_component(control_project, write_
     result.stdout.fnmatch_lines(
         [
             f"*ServiceControlError: the dynamic_config fixture needs the service's tests-control component, but the "
-            f"static config the service runs with ({config}): it has no components_manager.components.tests-control "
+            f"static config the service runs with ({config}) has no components_manager.components.tests-control "
             f"section. {add}",
         ]
     )
@@ -224,7 +229,7 @@ def test_clear_error_without_the_tests_control_component(control_project, write_
     result.stdout.fnmatch_lines(
         [
             "*ServiceControlError: service_client.capture_logs() needs the service's tests-control component, but the "
-            "static config the service runs with (*): it has no components_manager.components.tests-control section. "
+            "static config the service runs with (*) has no components_manager.components.tests-control section. "
             f"{add}Or pass capture_logs(flush=False) to read the log file without flushing it first.",
         ]
     )
@@ -249,4 +254,60 @@ def test_load_enabled_false_counts_as_missing(control_project, write_sample_conf
     )
     result = control_project.runpytest_inprocess(f"--service-config={config}")
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["*its components_manager.components.tests-control section has load-enabled: false.*"])
+    result.stdout.fnmatch_lines(["*the static config the service runs with (*) has load-enabled: false in its components_manager.components.tests-control section.*"])
+
+
+@pytest.fixture
+def running_service(tmp_path, scaled):
+    """A sample service started by the test itself, as a container would run it."""
+    import sys
+
+    import yaml
+
+    from pytest_wsservice.config import MakePathsAbsolute, PatchListener, build_service_config, write_service_config
+    from pytest_wsservice.ports import free_port
+    from pytest_wsservice.process import ServiceProcess
+
+    port = free_port()
+    config = build_service_config(
+        yaml.safe_load((sample_dir() / "static_config.yaml").read_text()),
+        {},
+        [("paths", MakePathsAbsolute(sample_dir())), ("listener", PatchListener("127.0.0.1", port))],
+    )
+    path = write_service_config(config, tmp_path)
+    command = [sys.executable, "-m", "sample_service", "--config", str(path)]
+    with ServiceProcess.start(command, log_path=tmp_path / "running.log", port=port, ping_path="/ping", timeout=scaled(20)) as service:
+        yield service
+
+
+def test_service_url_gets_dynamic_config_from_the_static_config(control_project, running_service):
+    """With --service-url the fixture finds tests-control through --service-config, and capture_logs says why it cannot flush."""
+    control_project.makepyfile(
+        """
+        import pytest
+
+        from pytest_wsservice.errors import ServiceControlError
+
+        @pytest.mark.config(WEBSOCKET_ECHO_PREFIX="remote ")
+        async def test_marker(websocket_client):
+            async with websocket_client.get("chat") as chat:
+                await chat.send("x")
+                assert await chat.recv() == "remote x"
+
+        async def test_capture(service_client, websocket_client):
+            with pytest.raises(ServiceControlError) as error:
+                service_client.capture_logs()
+            assert "did not start this service (--service-url). Or pass capture_logs(flush=False)" in str(error.value)
+            async with service_client.capture_logs(flush=False) as capture:
+                async with websocket_client.get("chat") as chat:
+                    await chat.send("y")
+                    assert await chat.recv() == "y"
+            assert capture.select(level="DEBUG", text="data='y'")
+        """
+    )
+    url = f"--service-url=http://127.0.0.1:{running_service.handle.port}/"
+    result = control_project.runpytest_inprocess(url, f"--service-logs-file={running_service.log_path}")
+    result.assert_outcomes(passed=2)
+    log = running_service.log_path.read_text()
+    assert 'dynamic config changed: {"set": {"WEBSOCKET_ECHO_PREFIX": "remote "}}' in log
+    assert 'dynamic config changed: {"replace": {' in log
