@@ -15,7 +15,6 @@ import shlex
 import signal
 import sys
 import threading
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
@@ -354,7 +353,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     # A failed test's report shows the service's log lines written since the test began:
     # the offset was taken when service_handle was set up; the file is read only now.
     start = item.stash.get(_LOG_START, None)
-    if report.failed and start is not None:
+    quoted = call.excinfo is not None and isinstance(call.excinfo.value, ServiceStartError)  # has the tail
+    if report.failed and start is not None and not quoted:
         from .process import read_log_since
 
         text = read_log_since(*start)
@@ -1005,7 +1005,7 @@ def service_handle(request: pytest.FixtureRequest, _wsservice_services: _State) 
         item.stash[_LOG_START] = (log_path, log_path.stat().st_size)
     except OSError:
         item.stash[_LOG_START] = (log_path, 0)
-    handle = services.ensure(config, item.nodeid, warn=lambda message: warnings.warn(pytest.PytestWarning(message)))
+    handle = services.ensure(config, item.nodeid, warn=lambda message: item.warn(pytest.PytestWarning(message)))
     yield handle
     error = services.check_after(item.nodeid)
     if error is not None:
