@@ -94,7 +94,14 @@ def parse_log_line(line: str) -> LogLine:
     match = _PLAIN.match(line)
     if match is not None:
         fields = match.groupdict()
-        return LogLine(fields["text"], level=fields["level"], logger=fields["logger"], timestamp=fields["timestamp"], line=line, fields=fields)
+        return LogLine(
+            fields["text"],
+            level=fields["level"],
+            logger=fields["logger"],
+            timestamp=fields["timestamp"],
+            line=line,
+            fields=fields,
+        )
     if line.startswith("tskv\t"):
         fields = {}
         for item in line[5:].split("\t"):
@@ -133,7 +140,9 @@ class LogCapture:
 
     async def __aenter__(self) -> LogCapture:
         if self._start is not None:
-            raise RuntimeError("a log capture can be entered once; call service_client.capture_logs() again for another block")
+            raise RuntimeError(
+                "a log capture can be entered once; call service_client.capture_logs() again for another block"
+            )
         if self._flush is not None:
             await self._flush()
         self._start = self._size()

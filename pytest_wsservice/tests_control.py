@@ -88,25 +88,32 @@ class TestsControl:
             components = manager.get("components") if isinstance(manager, Mapping) else None
         section = components.get(COMPONENT) if isinstance(components, Mapping) else None
         where = f"components_manager.components.{COMPONENT}"
-        if config is None:
-            return cls(base_url, None, timeout=timeout, config_file=config_file, problem="")
-        if not isinstance(section, Mapping):
-            return cls(base_url, None, timeout=timeout, config_file=config_file, problem=f"has no {where} section")
-        if section.get("load-enabled", True) is False:
-            return cls(base_url, None, timeout=timeout, config_file=config_file, problem=f"has load-enabled: false in its {where} section")
-        path = section.get("path", "/tests/control")
-        if not isinstance(path, str) or not path.startswith("/"):
-            return cls(
-                base_url, None, timeout=timeout, config_file=config_file, problem=f"has {where}.path {path!r}, not a URL path such as /tests/control"
-            )
+        path = section.get("path", "/tests/control") if isinstance(section, Mapping) else None
+        problem = ""  # what the config "has" that leaves no endpoint; "" for no config at all
+        if config is not None and not isinstance(section, Mapping):
+            problem = f"has no {where} section"
+        elif config is not None and section.get("load-enabled", True) is False:
+            problem = f"has load-enabled: false in its {where} section"
+        elif config is not None and not (isinstance(path, str) and path.startswith("/")):
+            problem = f"has {where}.path {path!r}, not a URL path such as /tests/control"
+        if config is None or problem:
+            return cls(base_url, None, timeout=timeout, config_file=config_file, problem=problem)
         # userver's tests-control path is /tests/{action}; this protocol's action is "control".
         return cls(base_url, path.replace("{action}", "control"), timeout=timeout, config_file=config_file)
 
     @classmethod
-    def for_handle(cls, handle: ServiceHandle, *, timeout: float, config: Mapping[str, Any] | None = None, config_file: Path | str | None = None) -> TestsControl:
+    def for_handle(
+        cls,
+        handle: ServiceHandle,
+        *,
+        timeout: float,
+        config: Mapping[str, Any] | None = None,
+        config_file: Path | str | None = None,
+    ) -> TestsControl:
         """The endpoint of the service behind ``handle`` (its config, else ``config``)."""
         running_config = handle.config if handle.config is not None else config
-        return cls.from_config(running_config, handle.base_url, timeout=timeout, config_file=config_file or handle.config_path)
+        file = config_file or handle.config_path
+        return cls.from_config(running_config, handle.base_url, timeout=timeout, config_file=file)
 
     @property
     def url(self) -> str:
@@ -132,7 +139,9 @@ class TestsControl:
                 f"{feature} needs the service's {COMPONENT} component, and where it is comes from the service's static "
                 f"config, which is not known here: pytest-wsservice did not start this service (--service-url).{extra}"
             )
-        where = f"the static config the service runs with ({self.config_file})" if self.config_file else "the service's static config"
+        where = "the service's static config"
+        if self.config_file:
+            where = f"the static config the service runs with ({self.config_file})"
         raise ServiceControlError(
             f"{feature} needs the service's {COMPONENT} component, but {where} {self.problem}. "
             f"Add it under components_manager.components in the file you pass with --service-config: "
@@ -183,7 +192,7 @@ class TestsControl:
         data = json.dumps(dict(body)).encode()
         deadline = time.monotonic() + self.timeout
         connection = connection_class(host, url.port, timeout=self.timeout)
-        target = str(self.base_url.with_query(None).with_fragment(None).path).rstrip("/") + "/" + (self.path or "").lstrip("/")
+        target = self.base_url.path.rstrip("/") + "/" + (self.path or "").lstrip("/")
         try:
             connection.request("POST", target, body=data, headers={"Content-Type": "application/json"})
             if connection.sock is not None:  # each socket wait gets what is left of the deadline
@@ -340,13 +349,17 @@ class DynamicConfig:
         except ConnectionRefusedError:
             return
         except ServiceControlError as error:
-            raise ServiceControlError(f"{error} Later tests may see this test's dynamic config values.", status=error.status) from None
+            message = f"{error} Later tests may see this test's dynamic config values."
+            raise ServiceControlError(message, status=error.status) from None
         self._changed = False
 
     @staticmethod
     def _body(values: Mapping[str, Any], what: str) -> dict[str, Any] | None:
         if not isinstance(values, Mapping):
-            raise TypeError(f"{what} takes a mapping of names to values, such as {{'WEBSOCKET_ECHO_PREFIX': '> '}}, not a {type(values).__name__}")
+            raise TypeError(
+                f"{what} takes a mapping of names to values, such as {{'WEBSOCKET_ECHO_PREFIX': '> '}}, "
+                f"not a {type(values).__name__}"
+            )
         if not values:
             return None
         for name, value in values.items():

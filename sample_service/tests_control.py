@@ -120,7 +120,8 @@ class TestsControlHandler:
             return "'dynamic_config' must be an object with 'reset', 'replace' or 'set'"
         unknown = sorted(set(changes) - set(_DYNAMIC_CONFIG_KEYS))
         if unknown:
-            return f"unknown key(s) {', '.join(map(repr, unknown))} in 'dynamic_config'; the keys are 'reset', 'replace' and 'set'"
+            names = ", ".join(map(repr, unknown))
+            return f"unknown key(s) {names} in 'dynamic_config'; the keys are 'reset', 'replace' and 'set'"
         for key in ("replace", "set"):
             if key in changes and not isinstance(changes[key], dict):
                 return f"'dynamic_config.{key}' must be an object of names to values"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yarl
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -12,6 +13,9 @@ from control_helpers import sample_dir
 from sample_service.app import build_app
 from sample_service.config import ConfigError, load_config
 from sample_service.tests_control import is_loopback
+
+from pytest_wsservice.errors import ServiceControlError
+from pytest_wsservice.tests_control import TestsControl
 
 
 async def control(service_client, body, **kwargs):
@@ -169,3 +173,34 @@ def test_fallback_value_of_the_wrong_type_is_a_config_error(tmp_path):
     path = write_config(tmp_path, "", fallback='{"WEBSOCKET_ECHO_PREFIX": 5}')
     with pytest.raises(ConfigError, match=r"fallback-path: in .*dynamic_config_fallback\.json: dynamic config value 'WEBSOCKET_ECHO_PREFIX' must be a JSON string, got number 5"):
         load_config(path)
+
+
+def test_plugin_reports_a_path_the_service_does_not_serve(service_handle):
+    """A tests-control path the service answers with 404 is reported with the path and a pointer to the protocol."""
+    control = TestsControl(service_handle.base_url, "/tests/elsewhere", timeout=5)
+    with pytest.raises(ServiceControlError) as error:
+        control.request_blocking({}, what="reading the dynamic config")
+    assert error.value.status == 404
+    assert str(error.value) == (
+        f"tests-control at {service_handle.base_url}tests/elsewhere answered 404: the service does not serve "
+        "tests-control there, although its static config names '/tests/elsewhere' "
+        "(components_manager.components.tests-control.path). Does it implement the protocol in "
+        "docs/dynamic-config.md? (while reading the dynamic config)."
+    )
+
+
+@pytest.mark.asyncio
+async def test_plugin_reports_a_refusal_of_a_non_loopback_peer():
+    """When tests-control answers 403, the plugin's error quotes the service and says to test a service on this machine."""
+    app = build_app(load_config(sample_dir() / "static_config.yaml"))
+    app.middlewares.append(as_if_from("203.0.113.7"))
+    async with TestServer(app, host="127.0.0.1") as server:
+        control = TestsControl(yarl.URL(str(server.make_url("/"))), "/tests/control", timeout=5)
+        with pytest.raises(ServiceControlError) as error:
+            await control.request({"flush_logs": True}, what="flushing the service's log")
+    assert error.value.status == 403
+    assert (
+        "refused it (403: tests-control answers only loopback peers (127.0.0.1, ::1); this request came from "
+        "203.0.113.7). tests-control answers only loopback peers: test a service that runs on this machine, on "
+        "127.0.0.1 or ::1 (while flushing the service's log)."
+    ) in str(error.value)
