@@ -164,9 +164,11 @@ class ServiceSession:
             handle = self._start(config)
         except (ServiceStartError, ServiceConfigError) as error:
             self._failed.append((config, error))
+            self._last_exit = f"the start for {why} had failed"
             raise
         if reason:
             self.restarts.append(f"{why}: {reason}")
+        self._last_exit = ""
         return handle
 
     def check_after(self, what: str) -> ServiceExitedError | None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-import os
 import shlex
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
@@ -465,8 +465,11 @@ def _run_service_by_hand(service_handle: ServiceHandle, pytestconfig: pytest.Con
         if state.follower is None and service_handle.log_path is not None:
             follower = LogFollower(service_handle.log_path, sys.stderr, offset=0).start()
         try:
-            while process is not None and process.wait_exit(1.0) is None:
-                pass
+            # Waits for Ctrl-C, on purpose without a deadline; wakes up each second to see
+            # whether the service has exited by itself.
+            while process is None or process.wait_exit(1.0) is None:
+                if process is None:
+                    time.sleep(1.0)  # a service_start override: nothing of ours to watch
         except KeyboardInterrupt:
             if reporter is not None:
                 reporter.write_line("\nwsservice runner mode: Ctrl-C, stopping the service.")
