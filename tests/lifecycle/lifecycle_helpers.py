@@ -95,7 +95,11 @@ def assert_nothing_left(mark: str, within: float) -> None:
 
 
 class InnerRun:
-    """A ``python -m pytest`` subprocess in ``directory``, marked with a fresh RUN_MARK."""
+    """A ``python -m pytest`` subprocess in ``directory``, marked with a fresh RUN_MARK.
+
+    Use it as a context manager: leaving the block kills a run that is still going (and so,
+    through the plugin's guard, its service), so a failed assertion never leaks processes.
+    """
 
     def __init__(self, directory: Path, *args: str, new_session: bool = False) -> None:
         self.mark = uuid.uuid4().hex
@@ -111,6 +115,16 @@ class InnerRun:
             text=True,
             start_new_session=new_session,
         )
+
+    def __enter__(self) -> InnerRun:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()  # killed or already ended: no pipe can hold it up
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
     def signal(self, signum: int, *, group: bool = False) -> None:
         if group:

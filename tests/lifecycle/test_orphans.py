@@ -63,18 +63,18 @@ def test_nothing_is_left_when_pytest_ends(pytester, scaled, case):
     pytester.makeconftest(INNER_CONFTEST)
     pytester.makepyfile(test_inner=INNER_TEST.format(ending=ending))
     wrapper = write_wrapper(pytester.path)
-    run = InnerRun(
+    with InnerRun(
         pytester.path, "-p", "no:xdist", f"--service-command={wrapper} {{config}}", new_session=signum == "group"
-    )
-    state = json.loads(wait_for_file(pytester.path / "state.json", scaled(20), run.process))
-    if signum is not None:
-        assert pid_alive(state["service"]) and pid_alive(state["grandchild"])
-    if signum == "group":
-        run.signal(signal.SIGKILL, group=True)
-    elif signum is not None:
-        run.signal(signum)
-    status, output = run.finish(scaled(20))
-    assert status == expected_status, output
+    ) as run:
+        state = json.loads(wait_for_file(pytester.path / "state.json", scaled(20), run.process))
+        if signum is not None:
+            assert pid_alive(state["service"]) and pid_alive(state["grandchild"])
+        if signum == "group":
+            run.signal(signal.SIGKILL, group=True)
+        elif signum is not None:
+            run.signal(signum)
+        status, output = run.finish(scaled(20))
+        assert status == expected_status, output
     assert_nothing_left(run.mark, within=2.0)
     assert not pid_alive(state["service"]) and not pid_alive(state["grandchild"])
     log = pytester.path.joinpath(state["log"]).read_text()

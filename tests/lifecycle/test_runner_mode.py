@@ -37,27 +37,23 @@ def test_runner_mode_serves_until_ctrl_c(pytester, scaled):
     pytester.makeini(BASE_INI)
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile("def test_never_run():\n    raise AssertionError('runner mode runs no tests')\n")
-    run = InnerRun(pytester.path, "-p", "no:xdist", "--service-runner-mode")
     seen: list[str] = []
-    try:
+    with InnerRun(pytester.path, "-p", "no:xdist", "--service-runner-mode") as run:
         banner = read_until(run, r"^Its log follows\. Press Ctrl-C to stop it\.$", scaled(20), seen)
-    except BaseException:
-        run.process.kill()
-        raise
-    pid = int(re.search(r"the service is running \(pid (\d+)\)", banner).group(1))
-    base_url = re.search(r"^  base URL:  (http://127\.0\.0\.1:\d+/)$", banner, re.M).group(1)
-    chat_url = re.search(r"^  WebSocket: (ws://127\.0\.0\.1:\d+/chat)$", banner, re.M).group(1)
-    config = re.search(r"^  config:    (/\S+static_config\.yaml)$", banner, re.M).group(1)
-    log = re.search(r"^  log:       (/\S+service\.log)$", banner, re.M).group(1)
-    assert f"port: {base_url.rsplit(':', 1)[1].rstrip('/')}" in open(config).read()
-    with urllib.request.urlopen(f"{base_url}ping", timeout=scaled(5)) as response:
-        assert response.status == 200
-    with connect(chat_url, open_timeout=scaled(5)) as chat:
-        chat.send("by hand")
-        assert chat.recv(timeout=scaled(5)) == "by hand"
-    read_until(run, r"connection closed .*messages=1 ", scaled(5), seen)  # the log is shown live
-    run.signal(signal.SIGINT)
-    status, rest = run.finish(scaled(20))
+        pid = int(re.search(r"the service is running \(pid (\d+)\)", banner).group(1))
+        base_url = re.search(r"^  base URL:  (http://127\.0\.0\.1:\d+/)$", banner, re.M).group(1)
+        chat_url = re.search(r"^  WebSocket: (ws://127\.0\.0\.1:\d+/chat)$", banner, re.M).group(1)
+        config = re.search(r"^  config:    (/\S+static_config\.yaml)$", banner, re.M).group(1)
+        log = re.search(r"^  log:       (/\S+service\.log)$", banner, re.M).group(1)
+        assert f"port: {base_url.rsplit(':', 1)[1].rstrip('/')}" in open(config).read()
+        with urllib.request.urlopen(f"{base_url}ping", timeout=scaled(5)) as response:
+            assert response.status == 200
+        with connect(chat_url, open_timeout=scaled(5)) as chat:
+            chat.send("by hand")
+            assert chat.recv(timeout=scaled(5)) == "by hand"
+        read_until(run, r"connection closed .*messages=1 ", scaled(5), seen)  # the log is shown live
+        run.signal(signal.SIGINT)
+        status, rest = run.finish(scaled(20))
     output = "".join(seen) + rest
     assert status == 0, output
     assert "wsservice runner mode: Ctrl-C, stopping the service." in output
