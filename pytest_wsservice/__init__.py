@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     ServiceConfigError,
+    ServiceControlError,
     ServiceExitedError,
     ServicePortInUse,
     ServiceRequestTimeout,
@@ -29,7 +30,9 @@ from .errors import (
 
 if TYPE_CHECKING:
     from .http import ServiceClient
+    from .logcapture import LogCapture, LogLine
     from .process import ServiceHandle, ServiceProcess
+    from .tests_control import DynamicConfig
     from .websocket import WebSocketClient, WebSocketConnection
 
 # pytest registers this package as the plugin and then loads the hooks and fixtures.
@@ -38,8 +41,12 @@ pytest_plugins = ["pytest_wsservice.plugin", "pytest_wsservice.control"]
 __version__ = "0.1.0"
 
 __all__ = [
+    "DynamicConfig",
+    "LogCapture",
+    "LogLine",
     "ServiceClient",
     "ServiceConfigError",
+    "ServiceControlError",
     "ServiceExitedError",
     "ServiceHandle",
     "ServicePortInUse",
@@ -58,6 +65,9 @@ __all__ = [
 
 # Public name -> the private module that defines it, imported on first use.
 _LAZY_NAMES = {
+    "DynamicConfig": ".tests_control",
+    "LogCapture": ".logcapture",
+    "LogLine": ".logcapture",
     "ServiceClient": ".http",
     "ServiceHandle": ".process",
     "ServiceProcess": ".process",

@@ -36,6 +36,20 @@ if TYPE_CHECKING:
 __all__ = ["ServiceClient"]
 
 
+class _ReadResponse(aiohttp.ClientResponse):
+    """aiohttp's response, whose ``read()`` still works after the request returned.
+
+    aiohttp refuses ``read()`` once the connection is released, although ``text()`` and
+    ``json()`` go on serving the body they kept; a test harness hands responses out after
+    the session closed, so ``read()`` serves the kept body too.
+    """
+
+    async def read(self) -> bytes:
+        if self._body is not None:
+            return self._body
+        return await super().read()
+
+
 def _seconds(value: float) -> str:
     return f"{value:g} second" + ("" if value == 1 else "s")
 
@@ -113,6 +127,7 @@ class ServiceClient:
             async with aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=seconds),
                 trust_env=False,
+                response_class=_ReadResponse,
             ) as session:
                 async with session.request(method, url, **kwargs) as response:
                     await response.read()

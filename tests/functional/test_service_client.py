@@ -51,6 +51,14 @@ async def test_unknown_path_is_404_with_its_body(service_client):
     assert response.url.query["x"] == "1"
 
 
+async def test_body_bytes_are_readable_after_the_call(service_client):
+    """read(), text() and json() all serve the body after the request returned and its session closed."""
+    response = await service_client.get("/no/such/path")
+    body = await response.read()
+    assert body == (await response.text()).encode()
+    assert b"Not Found" in body
+
+
 async def test_request_with_any_method(service_client):
     """request() sends any method; a method the ping handler does not take is refused with 405."""
     response = await service_client.request("DELETE", "ping")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from plugin_helpers import BASE_INI, TUTORIAL_TEST
@@ -66,3 +68,24 @@ def test_unused_plugin_imports_nothing_heavy(fresh):
         """
     )
     fresh.runpytest_subprocess().assert_outcomes(passed=1)
+
+
+def test_every_public_name_resolves_and_only_on_use(pytester):
+    """Importing pytest_wsservice loads no heavy module, and every name in __all__ resolves when used."""
+    script = pytester.makepyfile(
+        check="""
+        import sys
+
+        import pytest_wsservice
+
+        heavy = {"yaml", "yarl", "websockets", "aiohttp"}
+        assert not heavy & set(sys.modules), heavy & set(sys.modules)
+        missing = [name for name in pytest_wsservice.__all__ if getattr(pytest_wsservice, name, None) is None]
+        assert not missing, missing
+        assert issubclass(pytest_wsservice.ServiceRequestTimeout, TimeoutError)
+        print("public names ok:", len(pytest_wsservice.__all__))
+        """
+    )
+    result = pytester.run(sys.executable, str(script))
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["public names ok: *"])
