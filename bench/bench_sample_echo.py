@@ -60,7 +60,20 @@ DEADLINE = 20.0  # seconds for any one start, handshake or measurement
 # ---------------------------------------------------------------- minimal servers
 
 
+def settle_allocator_if_asked() -> None:
+    """With --settled-minimal, give a minimal server the sample service's allocator setting.
+
+    The sample service allocates and frees 1 MiB at start so that glibc serves asyncio's
+    256 KiB read buffers from the heap (see sample_service/__main__.py). A minimal server
+    without it pays mmap/munmap and two page faults per read until glibc raises its mmap
+    threshold by itself, which happens or not depending on the traffic it has seen.
+    """
+    if os.environ.get("BENCH_SETTLE_ALLOCATOR") == "1":
+        bytearray(1 << 20)
+
+
 def serve_aiohttp(port: int) -> None:
+    settle_allocator_if_asked()
     from aiohttp import WSMsgType, web
 
     async def chat(request: web.Request) -> web.WebSocketResponse:
@@ -84,6 +97,7 @@ def serve_aiohttp(port: int) -> None:
 
 
 def serve_websockets(port: int) -> None:
+    settle_allocator_if_asked()
     import asyncio
 
     from websockets.asyncio.server import serve
@@ -344,6 +358,11 @@ def main() -> int:
         default="same",
         help="same: client and servers on CPU 0 (default); split: client on CPU 0, servers on CPU 1; none: unpinned",
     )
+    parser.add_argument(
+        "--settled-minimal",
+        action="store_true",
+        help="give the minimal servers the sample service's allocator setting too (compare the rest)",
+    )
     parser.add_argument("--serve", nargs=2, metavar=("NAME", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -357,6 +376,8 @@ def main() -> int:
         PIN = "same"
     if PIN != "none":
         os.sched_setaffinity(0, {0})
+    if args.settled_minimal:
+        os.environ["BENCH_SETTLE_ALLOCATOR"] = "1"  # inherited by the minimal servers
     if args.quick:
         args.rounds, args.seq, args.pipe, args.spawns = 2, 500, 5000, 3
 
@@ -368,6 +389,7 @@ def main() -> int:
         f"CPython {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, websockets {websockets.__version__}, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
         + {"same": "client and servers on CPU 0", "split": "client on CPU 0, servers on CPU 1", "none": "not pinned"}[PIN]
+        + (", minimal servers with the sample's allocator setting" if args.settled_minimal else "")
     )
     print(f"reproduce: {reproduce}")
 
