@@ -128,7 +128,9 @@ def _suite_panel(ax, results: dict) -> None:
     ax.bar(range(len(kinds)), medians, color=[_COLORS[k] for k in kinds])
     for i, kind in enumerate(kinds):
         ax.plot([i] * len(data["walls"][kind]), data["walls"][kind], "k.", markersize=4)
-        ax.annotate(f"{medians[i]:.2f} s", (i, medians[i]), ha="center", va="bottom", fontsize=8)
+        top = max(data["walls"][kind] + [medians[i]])
+        ax.annotate(f"{medians[i]:.2f} s", (i, top), xytext=(0, 3), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(kinds)), [_SHORT[k] for k in kinds], fontsize=8)
     ax.set_ylabel("wall of the pytest run (s)")
     ax.set_title(f"1. {data['n_tests']} echo tests, whole run", fontsize=9)
@@ -139,7 +141,7 @@ def _growth_panel(ax, results: dict) -> None:
     for kind, points in data.items():
         sizes = sorted(int(n) for n in points)
         ax.plot(sizes, [points[str(n)] for n in sizes], "o-", color=_COLORS[kind], label=_SHORT[kind])
-    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator, ScalarFormatter
 
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -148,7 +150,7 @@ def _growth_panel(ax, results: dict) -> None:
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.yaxis.set_minor_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("tests in the suite")
     ax.set_ylabel("wall (s)")
     ax.set_title("3/6. growth with the number of tests (-n 0)", fontsize=9)
