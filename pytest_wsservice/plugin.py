@@ -374,11 +374,21 @@ _WITH_ARGS_HINT = (
 def pytest_make_collect_report(collector: pytest.Collector) -> Any:
     report = yield
     # The one way to get the marker wrong that pytest reports as a puzzling TypeError.
-    if report.failed:
-        text = str(report.longrepr)
-        if f"{CONFIG_HOOKS_MARKER}(" in text and "TypeError" in text:
+    # Python 3.10 shows the `def` line, not the decorator, so look in the module too.
+    if report.failed and "TypeError" in str(report.longrepr):
+        if f"{CONFIG_HOOKS_MARKER}(" in str(report.longrepr) or f"{CONFIG_HOOKS_MARKER}(" in _source_of(collector):
             report.sections.append(("wsservice", _WITH_ARGS_HINT))
     return report
+
+
+def _source_of(collector: pytest.Collector) -> str:
+    path = getattr(collector, "path", None)
+    if path is None or path.suffix != ".py":
+        return ""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 # --------------------------------------------------------------------------- summary
