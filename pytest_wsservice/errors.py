@@ -22,6 +22,11 @@ __all__ = [
 ]
 
 
+def seconds_text(value: float) -> str:
+    """Word a duration as the messages do: ``'1 second'``, ``'2.5 seconds'``."""
+    return f"{value:g} second" + ("" if value == 1 else "s")
+
+
 class WsServiceError(Exception):
     """Base class of every error that pytest-wsservice raises on purpose."""
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from .errors import ServiceControlError, ServiceRequestTimeout
+from .errors import ServiceControlError, ServiceRequestTimeout, seconds_text as _seconds
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -48,10 +48,6 @@ class _ReadResponse(aiohttp.ClientResponse):
         if self._body is not None:
             return self._body
         return await super().read()
-
-
-def _seconds(value: float) -> str:
-    return f"{value:g} second" + ("" if value == 1 else "s")
 
 
 class ServiceClient:

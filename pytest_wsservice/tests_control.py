@@ -26,7 +26,7 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .errors import ServiceControlError
+from .errors import ServiceControlError, seconds_text as _seconds
 
 if TYPE_CHECKING:
     import yarl
@@ -39,10 +39,6 @@ __all__ = ["DynamicConfig", "TestsControl", "COMPONENT"]
 COMPONENT = "tests-control"
 
 _MISSING: Any = object()
-
-
-def _seconds(value: float) -> str:
-    return f"{value:g} second" + ("" if value == 1 else "s")
 
 
 class TestsControl:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from .errors import WebSocketHandshakeError, WebSocketMessageTypeError, WebSocketTimeout
+from .errors import WebSocketHandshakeError, WebSocketMessageTypeError, WebSocketTimeout, seconds_text as _seconds
 
 if TYPE_CHECKING:
     import yarl
@@ -55,10 +55,6 @@ _TIMEOUT_ERRORS = (TimeoutError, asyncio.TimeoutError)
 def _preview(data: str | bytes) -> str:
     text = repr(data[:_PREVIEW_CHARS])
     return text + (" ..." if len(data) > _PREVIEW_CHARS else "")
-
-
-def _seconds(value: float) -> str:
-    return f"{value:g} second" + ("" if value == 1 else "s")
 
 
 class WebSocketConnection(ClientConnection):
@@ -206,13 +202,7 @@ class WebSocketConnection(ClientConnection):
         message = await self.recv(timeout=timeout)
         if isinstance(message, str):
             return message
-        error = WebSocketMessageTypeError(
-            f"recv_text() on {self._wss_path} expected a text message but received a binary "
-            f"message of {len(message)} bytes: {_preview(message)}. Use recv_bytes() or recv() "
-            f"if the service answers in binary frames.",
-            received=message,
-        )
-        raise error
+        raise self._wss_wrong_type("recv_text()", message)
 
     async def recv_bytes(self, *, timeout: float | None = None) -> bytes:
         """Receive the next message and check that it is a binary message.
@@ -231,13 +221,20 @@ class WebSocketConnection(ClientConnection):
         message = await self.recv(timeout=timeout)
         if isinstance(message, bytes):
             return message
-        error = WebSocketMessageTypeError(
-            f"recv_bytes() on {self._wss_path} expected a binary message but received a text "
-            f"message of {len(message)} characters: {_preview(message)}. Use recv_text() or "
-            f"recv() if the service answers in text frames.",
+        raise self._wss_wrong_type("recv_bytes()", message)
+
+    def _wss_wrong_type(self, method: str, message: str | bytes) -> WebSocketMessageTypeError:
+        """The error of ``recv_text()``/``recv_bytes()`` for a message of the other type."""
+        if isinstance(message, bytes):
+            expected, got, size, instead = "text", "binary", f"{len(message)} bytes", "recv_bytes()"
+        else:
+            expected, got, size, instead = "binary", "text", f"{len(message)} characters", "recv_text()"
+        return WebSocketMessageTypeError(
+            f"{method} on {self._wss_path} expected a {expected} message but received a {got} "
+            f"message of {size}: {_preview(message)}. Use {instead} or recv() if the service "
+            f"answers in {got} frames.",
             received=message,
         )
-        raise error
 
     async def send_json(self, data: Any, *, dumps: Callable[[Any], str] = json.dumps) -> None:
         """Send ``data`` serialized as JSON in one text message.
