@@ -245,17 +245,21 @@ def _duration(value: Any) -> float:
     return seconds
 
 
+def _read_text(where: Path, key: str, path: Path, *, what: str = "") -> str:
+    """Read a UTF-8 file; errors name ``where`` (the file holding ``key``) and ``path``."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(where, key, f"cannot read {what}{path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(where, key, f"cannot read {what}{path}: not UTF-8 text") from None
+
+
 def _read_yaml(path: Path, key: str, *, owner: Path | None = None) -> Any:
     """Parse a YAML file; errors name ``owner`` (the file holding ``key``) or the file itself."""
     import yaml  # imported here: ``--help`` and the plugin never pay for it
 
-    where = owner or path
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(where, key, f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(where, key, f"cannot read {path}: not UTF-8 text") from None
+    text = _read_text(owner or path, key, path)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         return yaml.load(text, Loader=loader)
@@ -277,12 +281,7 @@ def _load_config_vars(loader: _Loader, path: Path, key: str, owner: Path | None)
 
 
 def _load_dynamic_config(config_path: Path, key: str, path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(config_path, key, f"cannot read dynamic config fallback {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(config_path, key, f"cannot read dynamic config fallback {path}: not UTF-8 text") from None
+    text = _read_text(config_path, key, path, what="dynamic config fallback ")
     try:
         data = json.loads(text)
     except ValueError as exc:
