@@ -439,7 +439,16 @@ def write_service_config(config: Mapping[str, Any], directory: str | os.PathLike
     # No line folding (width): long strings stay on one line, so small YAML readers cope.
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     text = yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=2**30)
-    path.write_text(text, encoding="utf-8")
+    data_bytes = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data_bytes:
+            return path  # already written (by the plugin's early start): a service may be reading it
+    except OSError:
+        pass
+    # Written aside and renamed over: a service reading the file sees the old or the new one whole.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_bytes(data_bytes)
+    os.replace(partial, path)
     return path
 
 

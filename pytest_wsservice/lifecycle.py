@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from .config import LISTENER, listener_address, ping_path, write_service_config
 from .errors import ServiceConfigError, ServiceExitedError, ServicePortInUse, ServiceStartError
 from .ports import describe_pid, free_port, listener_inodes, port_in_use, socket_holders
-from .process import OrphanGuard, ServiceHandle, ServiceProcess, describe_returncode
+from .process import OrphanGuard, ServiceHandle, ServiceProcess, StartingService, describe_returncode
 
 if TYPE_CHECKING:
     from yarl import URL
 
-__all__ = ["ServiceRecipe", "ServiceSession"]
+__all__ = ["EarlyStart", "ServiceRecipe", "ServiceSession"]
 
 #: A start moves to a fresh port at most this many times (within its deadline anyway).
 MAX_PORT_CHANGES = 3
@@ -75,6 +75,53 @@ class ServiceRecipe:
 
 
 @dataclass
+class EarlyStart:
+    """A service spawned before anyone asked for it (while pytest collects), not waited for.
+
+    :class:`ServiceSession` adopts it for its first start if that start would run exactly
+    the same thing: the same command, environment, log file and config (so the same port);
+    otherwise it stops it and starts the right one. Errors surface only when it is waited
+    for, exactly as for a normal start.
+
+    Attributes:
+        starting: The spawned process, with its readiness signals.
+        command: Its argv.
+        env: The extra environment variables it was given (besides ``NOTIFY_SOCKET``).
+        config: The patched config it runs with.
+        config_path: Where that config is written.
+        log_path: Its log file.
+        guard: The orphan guard watching it, handed on to the session that adopts it.
+    """
+
+    starting: StartingService
+    command: tuple[str, ...]
+    env: Mapping[str, str] | None
+    config: Mapping[str, Any]
+    config_path: Path
+    log_path: Path
+    guard: OrphanGuard | None = None
+
+    def matches(self, command: Sequence[str], env: Mapping[str, str] | None, config: Mapping[str, Any], config_path: Path, log_path: Path) -> bool:
+        """Whether a start with these inputs would run exactly this process."""
+        return (
+            self.command == tuple(command)
+            and (self.env or None) == (env or None)
+            and self.config_path == config_path
+            and self.log_path == log_path
+            and self.config == config
+        )
+
+    def discard(self, grace: float = 5.0) -> None:
+        """Stop the process group and close the guard (for a process nobody adopted)."""
+        try:
+            self.starting.abandon(grace)
+        finally:
+            if self.guard is not None:
+                self.guard.close()
+                self.guard = None
+
+
+@dataclass
 class _Running:
     process: ServiceProcess
     config: Mapping[str, Any]  # the config asked for, before a port change
@@ -88,10 +135,17 @@ class ServiceSession:
         recipe: How to start the service.
         guard: Whether to run an :class:`~pytest_wsservice.process.OrphanGuard`.
         on_first_start: Called once, just before the first service is spawned.
+        early: A service spawned ahead of time, adopted by the first start if it matches
+            (see :class:`EarlyStart`) and stopped otherwise; the session owns it from now on.
     """
 
     def __init__(
-        self, recipe: ServiceRecipe, *, guard: bool = True, on_first_start: Callable[[], None] | None = None
+        self,
+        recipe: ServiceRecipe,
+        *,
+        guard: bool = True,
+        on_first_start: Callable[[], None] | None = None,
+        early: EarlyStart | None = None,
     ) -> None:
         self.recipe = recipe
         #: One line per restart, naming the test it was for and why:
@@ -110,6 +164,11 @@ class ServiceSession:
         self._last_exit = ""
         self._problems: list[ServiceStartError] = []
         self._failed: list[tuple[Mapping[str, Any], Exception]] = []
+        self._early = early
+        if early is not None:
+            self._guard, early.guard = early.guard, None
+        #: Whether the first start adopted the service spawned ahead of time.
+        self.adopted_early = False
 
     # ----------------------------------------------------------------- asking for a service
 
@@ -201,6 +260,7 @@ class ServiceSession:
             service that exited on its own, failed to stop in time, or exited badly.
         """
         try:
+            self._discard_early()
             if self._current is not None:
                 self._stop_current()
         finally:
@@ -219,6 +279,11 @@ class ServiceSession:
             running.reported = True
             self._problems.append(running.process.failure(ServiceExitedError, result.describe(grace), result.returncode))
 
+    def _discard_early(self) -> None:
+        early, self._early = self._early, None
+        if early is not None:
+            early.discard(self.recipe.stop_timeout)  # not ours to report: nobody asked for it
+
     # ----------------------------------------------------------------- starting
 
     def _start(self, config: Mapping[str, Any]) -> ServiceHandle:
@@ -235,10 +300,14 @@ class ServiceSession:
             effective = self._with_own_port(config)
             host, port = listener_address(effective)
             own = self._port is not None and port == self._port
-            if not own:
-                self._check_port_free(host, port, effective)
             path = self._config_file(effective)
             command = self._command(path)
+            early, self._early = self._early, None
+            if early is not None and not early.matches(command, recipe.env, effective, path, recipe.log_path):
+                early.discard(recipe.stop_timeout)  # before ours takes its port
+                early = None
+            if not own and early is None:
+                self._check_port_free(host, port, effective)
             if effective is recipe.default_config or (host, port) == listener_address(recipe.default_config):
                 base_url = recipe.default_base_url
             else:
@@ -246,21 +315,27 @@ class ServiceSession:
 
                 base_url = URL.build(scheme="http", host=host, port=port, path="/")
             self.starts += 1
+            # The full timeout the first time, so that messages name it; what is left after.
+            timeout = recipe.start_timeout if self._port == first_port else max(0.001, deadline - time.monotonic())
             try:
-                process = ServiceProcess.start(
-                    command,
-                    log_path=recipe.log_path,
-                    host=host,
-                    port=port,
-                    ping_path=ping_path(effective),
-                    config_path=path,
-                    base_url=base_url,
-                    env=recipe.env,
-                    # The full timeout the first time, so that messages name it; what is left after.
-                    timeout=recipe.start_timeout if self._port == first_port else max(0.001, deadline - time.monotonic()),
-                    guard=self._guard,
-                    config=effective,
-                )
+                if early is not None:
+                    # Spawned during collection: its deadline counts from then.
+                    self.adopted_early = True
+                    process = early.starting.wait_ready(timeout, base_url=base_url, config_path=path, config=effective)
+                else:
+                    process = ServiceProcess.start(
+                        command,
+                        log_path=recipe.log_path,
+                        host=host,
+                        port=port,
+                        ping_path=ping_path(effective),
+                        config_path=path,
+                        base_url=base_url,
+                        env=recipe.env,
+                        timeout=timeout,
+                        guard=self._guard,
+                        config=effective,
+                    )
             except ServicePortInUse as error:
                 port_changes += 1
                 if not own or time.monotonic() >= deadline:

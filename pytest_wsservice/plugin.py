@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import os
 import shlex
 import signal
 import sys
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from yarl import URL
 
     from .http import ServiceClient
-    from .lifecycle import ServiceRecipe, ServiceSession
+    from .lifecycle import EarlyStart, ServiceRecipe, ServiceSession
     from .process import LogFollower, ServiceHandle
     from .websocket import WebSocketClient
 
@@ -73,6 +74,7 @@ _OPTIONS = (
     ("service-logs-file", "PATH", "where the service's output and log go (xdist worker gwK writes PATH with .gwK before the suffix). Default: service.log in the session's temp dir."),
     ("websocket-timeout", "SECONDS", "default deadline for opening a WebSocket connection and for each recv. Default: 10."),
     ("service-url", "URL", "test the service already running at URL (http:// or ws://, e.g. in a container): start nothing, only check that it is ready. Default: start the service."),
+    ("service-early-start", "yes|no", "start the service while pytest collects tests, when the plugin is configured (an option or ini value of ours, or a conftest naming pytest_wsservice in pytest_plugins), else from the first collected test that needs it; the first test adopts it if its recipe is the same. Default: yes."),
 )
 
 #: The marker that gives a test extra config hooks.
@@ -206,10 +208,24 @@ class _State:
         self.sigterm_installed = False
         #: Restart reasons reported by xdist workers, for the controller's summary.
         self.worker_restarts: dict[str, list[str]] = {}
+        #: The service spawned while pytest collects (see _early_start), until adopted.
+        self.early: EarlyStart | None = None
+        #: Spawn early from the first collected test that needs the service.
+        self.early_on_first_item = False
+        #: What the early start chose, which the default fixtures hand out again so that
+        #: the recipe they build matches it: (host, port) and the session's temp dir.
+        self.early_port: tuple[str, int] | None = None
+        self.early_tmpdir: Path | None = None
+        #: Whether the plugin's own service_start has returned (so the session fixture
+        #: that stops the services at the end is set up).
+        self.start_done = False
+        #: Per collector node: whether the service_start its tests see is the plugin's.
+        self.start_is_ours: dict[Any, bool] = {}
 
     def close(self) -> list[ServiceStartError]:
         problems: list[ServiceStartError] = []
         try:
+            self.discard_early()
             if self.services is not None:
                 problems = self.services.close()
         finally:
@@ -218,6 +234,11 @@ class _State:
                 self.follower = None
             _restore_sigterm(self)
         return problems
+
+    def discard_early(self) -> None:
+        early, self.early = self.early, None
+        if early is not None:
+            early.discard(DEFAULT_STOP_TIMEOUT)
 
 
 _STATE = pytest.StashKey[_State]()
@@ -236,6 +257,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "(callables or fixture names) applied after the session's; tests with the same effective config share one "
         "service.",
     )
+    _early_start_enabled(config)  # a bad value is a usage error now, not a silent default
     if config.getoption("service_runner_mode", False):
         if getattr(config.option, "numprocesses", None):
             raise pytest.UsageError("--service-runner-mode runs one service by hand; it cannot be combined with -n.")
@@ -277,6 +299,181 @@ def _restore_sigterm(state: _State) -> None:
     if state.sigterm_installed and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         state.sigterm_installed = False
+
+
+# --------------------------------------------------------------------------- early start
+#
+# The service takes a few hundred ms to start (mostly the child importing its framework),
+# and pytest spends a good part of that collecting tests. So, at session start, the
+# plugin spawns the default service without waiting for it, built by the same functions
+# as the default fixtures; the first test that needs the service adopts it if the
+# fixtures build exactly the same recipe, and stops it and starts its own otherwise.
+# Errors are never reported from here: a recipe that cannot be built, or a spawn that
+# fails, is dropped, and the fixtures meet the same problem at first use.
+
+_YES_NO = {"yes": True, "true": True, "on": True, "1": True, "no": False, "false": False, "off": False, "0": False}
+
+#: Fixtures whose override changes the recipe: a conftest that defines one gets no early start.
+_RECIPE_FIXTURES = (
+    "service_config_path", "service_config_yaml", "service_config_vars", "service_config_hooks", "service_config",
+    "service_tmpdir", "service_config_path_temp", "service_host", "service_port", "service_log_level",
+    "service_logs_file", "service_command", "service_env", "service_start", "_wsservice_recipe",
+)  # fmt: skip
+#: Options that start nothing (or decide nothing about the service) and so do not count
+#: as configuring the plugin.
+_NOT_CONFIGURING = frozenset({"websocket-timeout", "service-url"})
+
+
+def _early_start_enabled(config: pytest.Config) -> bool:
+    """``--service-early-start`` / ``service_early_start``: yes (default) or no."""
+    setting = _setting(config, "service-early-start")
+    if setting is None:
+        return True
+    value = _YES_NO.get(setting.value.strip().lower())
+    if value is None:
+        raise pytest.UsageError(f"{setting.origin} is {setting.value!r}; it should be yes or no (or true/false, on/off).")
+    return value
+
+
+def _may_start_early(config: pytest.Config) -> bool:
+    """Whether this pytest process will run tests with the plugin's own service."""
+    option = config.option
+    return (
+        _early_start_enabled(config)
+        and not getattr(option, "collectonly", False)
+        and not getattr(option, "setupplan", False)
+        and not getattr(option, "showfixtures", False)
+        and not getattr(option, "show_fixtures_per_test", False)
+        and not config.getoption("service_runner_mode", False)
+        and _setting(config, "service-url") is None
+        and not config.pluginmanager.has_plugin("dsession")  # the xdist controller: its workers start services
+    )
+
+
+def _conftests(config: pytest.Config) -> Iterator[object]:
+    manager = config.pluginmanager
+    for plugin in manager.get_plugins():
+        if (manager.get_name(plugin) or "").endswith("conftest.py"):
+            yield plugin
+
+
+def _names_this_plugin(module: object) -> bool:
+    names = getattr(module, "pytest_plugins", ())
+    names = [names] if isinstance(names, str) else names
+    return "pytest_wsservice" in names or hasattr(module, "WSSERVICE_CONFIG_HOOKS")
+
+
+@pytest.hookimpl(trylast=True)  # after the fixture manager exists
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    state = config.stash.get(_STATE, None)
+    if state is None or not _may_start_early(config):
+        return
+    # Speculate only on evidence that this run uses the service: a run that uses none of
+    # our fixtures must not pay for a process. Without it, the first collected test that
+    # needs the service starts it (pytest_itemcollected).
+    configured = any(_setting(config, name) is not None for name, _, _ in _OPTIONS if name not in _NOT_CONFIGURING)
+    for conftest in _conftests(config):
+        if any(hasattr(conftest, name) for name in _RECIPE_FIXTURES):
+            return  # a recipe fixture is overridden: the early recipe would not match
+        configured = configured or _names_this_plugin(conftest)
+    if not _recipe_fixtures_ours(session, session):
+        return
+    if configured:
+        _early_start(config, state)
+    else:
+        state.early_on_first_item = True
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    state = item.config.stash.get(_STATE, None)
+    if state is None or not state.early_on_first_item:
+        return
+    if _needs_service(item):
+        state.early_on_first_item = False
+        if _recipe_fixtures_ours(item.session, item):
+            _early_start(item.config, state)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash.get(_STATE, None)
+    if state is None:
+        return
+    state.early_on_first_item = False
+    if state.early is not None and not any(_needs_service(item) for item in session.items):
+        state.discard_early()  # nothing collected needs it: stop it now, not at the end
+        if state.services is None:
+            _restore_sigterm(state)
+
+
+def _needs_service(item: pytest.Item) -> bool:
+    names = getattr(item, "fixturenames", ())
+    return "service_handle" in names or "service_start" in names
+
+
+def _recipe_fixtures_ours(session: pytest.Session, node: pytest.Item | pytest.Session) -> bool:
+    """Whether every fixture the recipe is built from is the plugin's, as ``node`` sees them."""
+    try:  # private API; if it moves, the recipes are compared at first use anyway
+        manager = session._fixturemanager
+        for name in _RECIPE_FIXTURES:
+            definitions = manager.getfixturedefs(name, node)
+            if definitions and getattr(definitions[-1].func, "__module__", None) != __name__:
+                return False
+    except Exception:
+        return True
+    return True
+
+
+def _early_start(config: pytest.Config, state: _State) -> None:
+    """Spawn the default service now, without waiting for it (see the section's comment)."""
+    try:
+        state.early = _spawn_early(config, state)
+    except Exception:
+        state.early = None  # the fixtures meet the same problem at first use, and report it
+        return
+    if state.early is not None:
+        _install_sigterm(state)
+
+
+def _spawn_early(config: pytest.Config, state: _State) -> EarlyStart | None:
+    """Build the default recipe as the default fixtures do, and spawn it."""
+    from .config import build_service_config, listener_address, ping_path, write_service_config
+    from .lifecycle import EarlyStart
+    from .ports import free_port, port_in_use
+    from .process import OrphanGuard, ServiceProcess
+
+    host = "127.0.0.1"  # service_host's default
+    config_path = _default_config_path(config)
+    static = _default_config_yaml(config, config_path)
+    config_vars = _default_config_vars(config, config_path, static)
+    port_setting = _setting(config, "service-port")
+    port = free_port(host) if port_setting is None else _fixed_port(config, port_setting)
+    entries = [(None, hook) for hook in _default_config_hooks(config_path, host, port, _default_log_level(config))]
+    entries += config.stash[_REGISTRY].entries
+    if any(isinstance(hook, (str, _NotAList)) for _, hook in entries):
+        return None  # a hook named by its fixture exists only once fixtures run
+    hooks = [_resolve_hook(None, source, hook) for source, hook in entries]  # type: ignore[arg-type]
+    service_config = build_service_config(static, config_vars, hooks, source=f"static config {config_path}")
+    listen_host, listen_port = listener_address(service_config)
+    if port_setting is not None and port_in_use(listen_host, listen_port):
+        return None  # the fixtures report who holds it
+    tmpdir = config._tmp_path_factory.mktemp("wsservice")  # what tmp_path_factory hands out
+    state.early_tmpdir = tmpdir  # service_tmpdir hands it out even if the spawn fails: same paths
+    patched_path = write_service_config(service_config, tmpdir)
+    command = _default_command(config, patched_path)
+    log_path = _default_logs_file(config, tmpdir)
+    guard = OrphanGuard.start()
+    try:
+        starting = ServiceProcess.launch(
+            command, log_path=log_path, host=listen_host, port=listen_port, ping_path=ping_path(service_config),
+            guard=guard,
+        )
+    except BaseException:
+        if guard is not None:
+            guard.close()
+        raise
+    state.early_port = (host, port) if port_setting is None else None
+    return EarlyStart(starting, tuple(command), None, service_config, patched_path, log_path, guard)
 
 
 # --------------------------------------------------------------------------- asyncio marking
@@ -525,6 +722,10 @@ def service_config_path(pytestconfig: pytest.Config) -> Path:
 
     Override this to pick the config in code, for example per environment.
     """
+    return _default_config_path(pytestconfig)
+
+
+def _default_config_path(pytestconfig: pytest.Config) -> Path:
     setting = _setting(pytestconfig, "service-config")
     if setting is not None:
         return setting.path()
@@ -543,6 +744,10 @@ def service_config_yaml(pytestconfig: pytest.Config, service_config_path: Path) 
 
     Override this to build the config in code instead of reading a file.
     """
+    return _default_config_yaml(pytestconfig, service_config_path)
+
+
+def _default_config_yaml(pytestconfig: pytest.Config, service_config_path: Path) -> dict[str, Any]:
     from .config import load_static_config
 
     setting = _setting(pytestconfig, "service-config")
@@ -557,6 +762,12 @@ def service_config_vars(
 
     Override this to supply vars in code; return ``{}`` for none.
     """
+    return _default_config_vars(pytestconfig, service_config_path, service_config_yaml)
+
+
+def _default_config_vars(
+    pytestconfig: pytest.Config, service_config_path: Path, service_config_yaml: dict[str, Any]
+) -> dict[str, Any]:
     from .config import config_vars_path, load_config_vars
 
     setting = _setting(pytestconfig, "service-config-vars")
@@ -583,6 +794,12 @@ def service_config_hooks(
     Override this to add hooks: request ``service_config_hooks`` and return
     ``service_config_hooks + [my_hook]``.
     """
+    return _default_config_hooks(service_config_path, service_host, service_port, service_log_level)
+
+
+def _default_config_hooks(
+    service_config_path: Path, service_host: str, service_port: int, service_log_level: str | None
+) -> list[Any]:
     from .config import MakePathsAbsolute, PatchDefaultLogger, PatchListener
 
     return [
@@ -679,12 +896,13 @@ def _effective_config(request: pytest.FixtureRequest, marker_hooks: list[Any]) -
 
 
 @pytest.fixture(scope="session")
-def service_tmpdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def service_tmpdir(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private directory for this session (xdist worker): the patched config, the log.
 
     Override this to keep those files somewhere else.
     """
-    return tmp_path_factory.mktemp("wsservice")
+    early = pytestconfig.stash[_STATE].early_tmpdir
+    return early if early is not None else tmp_path_factory.mktemp("wsservice")
 
 
 @pytest.fixture(scope="session")
@@ -720,9 +938,18 @@ def service_port(pytestconfig: pytest.Config, service_host: str) -> int:
         return url.port
     setting = _setting(pytestconfig, "service-port")
     if setting is None:
-        port = free_port(service_host)
-        pytestconfig.stash[_STATE].own_port = port  # ours to change if someone takes it first
+        state = pytestconfig.stash[_STATE]
+        early = state.early_port
+        # The early start's port, so that the recipe built here matches the early one.
+        port = early[1] if early is not None and early[0] == service_host else free_port(service_host)
+        state.own_port = port  # ours to change if someone takes it first
         return port
+    return _fixed_port(pytestconfig, setting)
+
+
+def _fixed_port(pytestconfig: pytest.Config, setting: _Setting) -> int:
+    from .ports import worker_port
+
     port = setting.number(int, "a port number from 1 to 65535", 1, 65535)
     try:
         return worker_port(port, _worker_id(pytestconfig))
@@ -785,6 +1012,10 @@ def service_log_level(pytestconfig: pytest.Config) -> str | None:
 
     Override this to set the level in code.
     """
+    return _default_log_level(pytestconfig)
+
+
+def _default_log_level(pytestconfig: pytest.Config) -> str | None:
     from .config import LOG_LEVELS
 
     setting = _setting(pytestconfig, "service-log-level")
@@ -803,6 +1034,10 @@ def service_logs_file(pytestconfig: pytest.Config, service_tmpdir: Path) -> Path
     ``--service-logs-file``, else ``service.log`` in ``service_tmpdir``. Override this
     to keep the log elsewhere.
     """
+    return _default_logs_file(pytestconfig, service_tmpdir)
+
+
+def _default_logs_file(pytestconfig: pytest.Config, service_tmpdir: Path) -> Path:
     setting = _setting(pytestconfig, "service-logs-file")
     if setting is None:
         return service_tmpdir / "service.log"
@@ -820,6 +1055,10 @@ def service_command(pytestconfig: pytest.Config, service_config_path_temp: Path)
     Default: ``python -m sample_service --config PATH`` with this interpreter.
     Override this to build the command in code.
     """
+    return _default_command(pytestconfig, service_config_path_temp)
+
+
+def _default_command(pytestconfig: pytest.Config, service_config_path_temp: Path) -> list[str]:
     config_path = str(service_config_path_temp)
     setting = _setting(pytestconfig, "service-command")
     if setting is None:
@@ -909,18 +1148,23 @@ def _services(request: pytest.FixtureRequest, state: _State) -> ServiceSession:
         from .lifecycle import ServiceSession
 
         recipe = request.getfixturevalue("_wsservice_recipe")
-        state.services = ServiceSession(recipe, on_first_start=lambda: _on_first_start(request.config, state, recipe))
+        early, state.early = state.early, None  # the session adopts it, or stops it
+        # With -s, show the log from the early service's first line.
+        offset = early.starting.process.log_offset if early is not None and early.log_path == recipe.log_path else None
+        state.services = ServiceSession(
+            recipe, on_first_start=lambda: _on_first_start(request.config, state, recipe, offset), early=early
+        )
     return state.services
 
 
-def _on_first_start(config: pytest.Config, state: _State, recipe: ServiceRecipe) -> None:
+def _on_first_start(config: pytest.Config, state: _State, recipe: ServiceRecipe, offset: int | None = None) -> None:
     _install_sigterm(state)
     # -s: show the service's log live (xdist workers' output is not shown anyway).
     if config.getoption("capture", None) == "no" and _worker_id(config) is None and state.follower is None:
         from .process import LogFollower
 
         try:
-            offset = recipe.log_path.stat().st_size
+            offset = recipe.log_path.stat().st_size if offset is None else offset
         except OSError:
             offset = 0
         state.follower = LogFollower(recipe.log_path, sys.stderr, prefix="[service] ", offset=offset).start()
@@ -947,7 +1191,9 @@ def service_start(
     if url is not None:
         return _external_service(request, url, _wsservice_services)
     services = _services(request, _wsservice_services)
-    return services.ensure(services.recipe.default_config, "the session")
+    handle = services.ensure(services.recipe.default_config, "the session")
+    _wsservice_services.start_done = True
+    return handle
 
 
 def _external_service(request: pytest.FixtureRequest, url: URL, state: _State) -> ServiceHandle:
@@ -983,7 +1229,7 @@ def _external_service(request: pytest.FixtureRequest, url: URL, state: _State) -
 
 
 @pytest.fixture
-def service_handle(request: pytest.FixtureRequest, _wsservice_services: _State) -> Iterator[ServiceHandle]:
+def service_handle(request: pytest.FixtureRequest) -> Iterator[ServiceHandle]:
     """The running service this test talks to (function scope): a ``ServiceHandle``.
 
     ``websocket_client`` and ``service_client`` connect to it; request it (rather than
@@ -993,29 +1239,22 @@ def service_handle(request: pytest.FixtureRequest, _wsservice_services: _State) 
     during the test, the test errors at teardown with how it ended and its log tail, and
     the next test gets a new one.
     """
-    state = _wsservice_services
+    state = request.config.stash[_STATE]
     item = request.node
     hooks = _marker_hooks(item)
-    if hooks and _service_url(request.config) is not None:
-        pytest.skip(
-            f"{CONFIG_HOOKS_MARKER}: --service-url tests a service that is already running, whose config the "
-            "plugin cannot change."
-        )
-    if not hooks or not _is_ours(request, "service_start"):
-        handle = request.getfixturevalue("service_start")
-        if state.services is None or not state.services.owns(handle):
-            if hooks:
-                raise ServiceConfigError(
-                    f"{item.nodeid} has the {CONFIG_HOOKS_MARKER} marker, but service_start is overridden and does "
-                    "not return the plugin's service, so the plugin cannot start one with other hooks."
-                )
-            yield handle  # a service started some other way (or --service-url): nothing to manage
+    services = state.services
+    # The common case, paid by every test: the plugin's service_start has run and this
+    # test needs the default config, so only check that the service still runs (one
+    # waitpid). The first test, marked tests and overrides take the general path.
+    if hooks or services is None or not state.start_done or not _start_is_ours(request, state):
+        services = _service_session(request, state, hooks)
+        if services is None:
+            yield request.getfixturevalue("service_start")  # started some other way (or --service-url)
             return
-    services = _services(request, state)
     config = _effective_config(request, hooks) if hooks else services.recipe.default_config
     log_path = services.recipe.log_path
     try:
-        item.stash[_LOG_START] = (log_path, log_path.stat().st_size)
+        item.stash[_LOG_START] = (log_path, os.stat(log_path).st_size)
     except OSError:
         item.stash[_LOG_START] = (log_path, 0)
     handle = services.ensure(config, item.nodeid, warn=lambda message: item.warn(pytest.PytestWarning(message)))
@@ -1023,6 +1262,38 @@ def service_handle(request: pytest.FixtureRequest, _wsservice_services: _State) 
     error = services.check_after(item.nodeid)
     if error is not None:
         raise error
+
+
+def _service_session(request: pytest.FixtureRequest, state: _State, hooks: list[Any]) -> ServiceSession | None:
+    """The session's services for ``service_handle``, starting the default one if the test
+    needs it; ``None`` if ``service_start`` is overridden and hands out another service."""
+    item = request.node
+    request.getfixturevalue("_wsservice_services")  # stops the services at the session's end
+    if hooks and _service_url(request.config) is not None:
+        pytest.skip(
+            f"{CONFIG_HOOKS_MARKER}: --service-url tests a service that is already running, whose config the "
+            "plugin cannot change."
+        )
+    if not hooks or not _start_is_ours(request, state):
+        # A marked test does not start the default service first: it would be replaced at once.
+        handle = request.getfixturevalue("service_start")
+        if state.services is None or not state.services.owns(handle):
+            if hooks:
+                raise ServiceConfigError(
+                    f"{item.nodeid} has the {CONFIG_HOOKS_MARKER} marker, but service_start is overridden and does "
+                    "not return the plugin's service, so the plugin cannot start one with other hooks."
+                )
+            return None
+    return _services(request, state)
+
+
+def _start_is_ours(request: pytest.FixtureRequest, state: _State) -> bool:
+    """Whether the test sees the plugin's own ``service_start``; looked up once per module or class."""
+    parent = request.node.parent
+    ours = state.start_is_ours.get(parent)
+    if ours is None:
+        ours = state.start_is_ours[parent] = _is_ours(request, "service_start")
+    return ours
 
 
 def _is_ours(request: pytest.FixtureRequest, name: str) -> bool:

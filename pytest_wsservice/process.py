@@ -54,6 +54,7 @@ __all__ = [
     "OrphanGuard",
     "ServiceHandle",
     "ServiceProcess",
+    "StartingService",
     "StopResult",
     "describe_returncode",
     "read_log_since",
@@ -144,7 +145,7 @@ class ServiceProcess:
     """The service as a process: spawn it, wait until it is ready, stop its whole group.
 
     Create one with :meth:`spawn` (no waiting) or :meth:`start` (spawn and wait until
-    ready). Use it as a context manager to stop it on exit.
+    ready; :meth:`launch` is its first half). Use it as a context manager to stop it on exit.
     """
 
     def __init__(
@@ -300,53 +301,52 @@ class ServiceProcess:
             ServiceStartTimeout: It was not ready within ``timeout`` seconds; the message
                 says what was probed and quotes the log tail.
         """
+        starting = cls.launch(
+            command, log_path=log_path, port=port, host=host, ping_path=ping_path, env=env, cwd=cwd,
+            notify=notify, guard=guard, check_listener=check_listener,
+        )
+        return starting.wait_ready(timeout, base_url=base_url, config_path=config_path, config=config)
+
+    @classmethod
+    def launch(
+        cls,
+        command: Sequence[str],
+        *,
+        log_path: str | os.PathLike[str],
+        port: int,
+        host: str = "127.0.0.1",
+        ping_path: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        notify: bool = True,
+        guard: OrphanGuard | None = None,
+        check_listener: bool = True,
+    ) -> StartingService:
+        """Spawn the command with its readiness signals in place, and return at once.
+
+        The first half of :meth:`start`: what the service sends (``READY=1``) waits in the
+        notify socket until :meth:`StartingService.wait_ready` reads it, whose deadline
+        counts from this spawn. The plugin uses it to start the service while pytest
+        collects tests. Arguments as for :meth:`start`.
+
+        Raises:
+            ServiceStartError: As :meth:`spawn`.
+        """
+        started_at = time.monotonic()
         notify_socket = NotifySocket() if notify else None
-        process: ServiceProcess | None = None
         try:
             child_env = dict(env or {})
             if notify_socket is not None:
                 child_env.update(notify_socket.env())
             process = cls.spawn(command, log_path=log_path, env=child_env, cwd=cwd, guard=guard)
-            result = wait_until_ready(
-                poll=process.poll,
-                timeout=timeout,
-                probe=Probe(host, port, ping_path, identify=process._identify(host, port) if check_listener else None),
-                notify=notify_socket,
-                exit_fd=process._pidfd,
-                accept_sender=process.in_session,
-            )
-            if result.outcome == "exited":
-                assert result.returncode is not None
-                what = f"{describe_returncode(result.returncode)} before it was ready"
-                holder = _port_holder(host, port)
-                if holder is not None:
-                    raise process.failure(
-                        ServicePortInUse, f"{what}: port {port} on {host} is in use by {holder[1]}",
-                        result.returncode, port=port, holder=holder[0],
-                    )
-                raise process.failure(ServiceStartError, what, result.returncode)
-            if result.outcome == "timeout":
-                process.kill()  # stop its writing before the tail is read
-                raise process.failure(ServiceStartTimeout, f"was not ready within {timeout:g} s; {result.detail}")
-            if result.outcome == "foreign":
-                process.kill()
-                holder = process._foreign_holder
-                raise process.failure(
-                    ServicePortInUse,
-                    f"is not what listens on port {port}: the probe ({Probe(host, port, ping_path).describe()}) "
-                    f"connected to {result.detail}, outside the service's session",
-                    port=port, holder=holder,
-                )
-            process._handle = _make_handle(process, host, port, base_url, config_path, config)
-            return process
         except BaseException:
-            # Whatever happened (an error, Ctrl-C), leave nothing running.
-            if process is not None:
-                process.kill()
-            raise
-        finally:
             if notify_socket is not None:
                 notify_socket.close()
+            raise
+        return StartingService(
+            process, notify_socket, started_at=started_at, host=host, port=port, ping_path=ping_path,
+            check_listener=check_listener,
+        )
 
     def failure(
         self, kind: type[ServiceStartError], what: str, returncode: int | None = None, **attributes: Any
@@ -549,6 +549,98 @@ class ServiceProcess:
     def __repr__(self) -> str:
         state = "running" if self.returncode is None else describe_returncode(self.returncode)
         return f"<ServiceProcess pid={self.pid} {state}: {shlex.join(self.command)}>"
+
+
+class StartingService:
+    """A service spawned by :meth:`ServiceProcess.launch`, not yet known to be ready.
+
+    Call :meth:`wait_ready` once to get the ready :class:`ServiceProcess`, or
+    :meth:`abandon` to stop it. Either way the notify socket is closed.
+    """
+
+    def __init__(
+        self,
+        process: ServiceProcess,
+        notify: NotifySocket | None,
+        *,
+        started_at: float,
+        host: str,
+        port: int,
+        ping_path: str | None,
+        check_listener: bool,
+    ) -> None:
+        self.process = process
+        self.started_at = started_at
+        self.host = host
+        self.port = port
+        self.ping_path = ping_path
+        self._notify = notify
+        self._check_listener = check_listener
+
+    def wait_ready(
+        self,
+        timeout: float,
+        *,
+        base_url: URL | None = None,
+        config_path: str | os.PathLike[str] | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> ServiceProcess:
+        """Wait until the service is ready, ``timeout`` seconds after it was spawned at most.
+
+        Args and Raises: as :meth:`ServiceProcess.start`. If anything goes wrong the
+        process group is killed before the error is raised.
+        """
+        process, host, port, ping_path = self.process, self.host, self.port, self.ping_path
+        notify_socket, self._notify = self._notify, None
+        try:
+            result = wait_until_ready(
+                poll=process.poll,
+                timeout=max(0.0, self.started_at + timeout - time.monotonic()),
+                probe=Probe(host, port, ping_path, identify=process._identify(host, port) if self._check_listener else None),
+                notify=notify_socket,
+                exit_fd=process._pidfd,
+                accept_sender=process.in_session,
+            )
+            if result.outcome == "exited":
+                assert result.returncode is not None
+                what = f"{describe_returncode(result.returncode)} before it was ready"
+                holder = _port_holder(host, port)
+                if holder is not None:
+                    raise process.failure(
+                        ServicePortInUse, f"{what}: port {port} on {host} is in use by {holder[1]}",
+                        result.returncode, port=port, holder=holder[0],
+                    )
+                raise process.failure(ServiceStartError, what, result.returncode)
+            if result.outcome == "timeout":
+                process.kill()  # stop its writing before the tail is read
+                raise process.failure(ServiceStartTimeout, f"was not ready within {timeout:g} s; {result.detail}")
+            if result.outcome == "foreign":
+                process.kill()
+                holder = process._foreign_holder
+                raise process.failure(
+                    ServicePortInUse,
+                    f"is not what listens on port {port}: the probe ({Probe(host, port, ping_path).describe()}) "
+                    f"connected to {result.detail}, outside the service's session",
+                    port=port, holder=holder,
+                )
+            process._handle = _make_handle(process, host, port, base_url, config_path, config)
+            return process
+        except BaseException:
+            # Whatever happened (an error, Ctrl-C), leave nothing running.
+            process.kill()
+            raise
+        finally:
+            if notify_socket is not None:
+                notify_socket.close()
+
+    def abandon(self, grace: float = 5.0) -> None:
+        """Stop the process group (SIGTERM, then SIGKILL after ``grace`` s) and close the socket."""
+        try:
+            self.process.stop(grace=grace)
+        finally:
+            if self._notify is not None:
+                self._notify.close()
+                self._notify = None
 
 
 def read_log_tail(path: str | os.PathLike[str], lines: int = TAIL_LINES, *, since: int = 0) -> str:
