@@ -512,6 +512,16 @@ def _has_asyncio_marker(collector: pytest.Collector, obj: object) -> bool:
 
 
 def _requests_plugin_fixture(collector: pytest.Collector, name: str, obj: Any) -> bool:
+    # The common case first, cheaply: a parameter without a default names one of ours.
+    code = getattr(obj, "__code__", None)
+    if code is not None and getattr(obj, "__wrapped__", None) is None:
+        positional = code.co_varnames[: code.co_argcount - len(getattr(obj, "__defaults__", None) or ())]
+        keyword_only = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+        kwdefaults = getattr(obj, "__kwdefaults__", None) or {}
+        if not PLUGIN_FIXTURES.isdisjoint(positional) or any(
+            n in PLUGIN_FIXTURES and n not in kwdefaults for n in keyword_only
+        ):
+            return True
     cls = collector.obj if isinstance(collector, pytest.Class) else None
     try:
         from _pytest.compat import getfuncargnames
