@@ -5,17 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-import aiohttp  # noqa: F401
 import pytest
-import websockets  # noqa: F401
 import yaml
-import yarl  # noqa: F401
 
 from control_helpers import BASE_INI, sample_dir
-
-# The imports above keep these libraries loaded for the whole session: pytester's in-process
-# runs unload every module first imported inside them, and C extensions (PyYAML's, aiohttp's,
-# yarl's) do not survive being imported a second time.
 
 
 @pytest.fixture

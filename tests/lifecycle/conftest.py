@@ -5,17 +5,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import aiohttp  # noqa: F401
 import pytest
-import websockets  # noqa: F401
-import yaml  # noqa: F401
-import yarl  # noqa: F401
 
 from lifecycle_helpers import BASE_INI, CONFTEST
-
-# The imports above keep these libraries loaded for the whole session: pytester's in-process
-# runs unload every module first imported inside them, and C extensions (PyYAML's, aiohttp's,
-# yarl's) do not survive being imported a second time.
 
 
 @pytest.fixture
