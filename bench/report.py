@@ -42,7 +42,7 @@ def table_markdown(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def section(rows: list[Row], *, command: str, machine: str, details: list[str], plot: bool, quick: bool) -> str:
+def section(rows: list[Row], *, command: str, machine: str, details: list[str], plot: bool) -> str:
     today = datetime.date.today().isoformat()
     parts = [
         BEGIN,
@@ -57,8 +57,6 @@ def section(rows: list[Row], *, command: str, machine: str, details: list[str], 
         "```",
         "",
     ]
-    if quick:
-        parts += ["**Smoke-check figures from `--quick` (one round, small suites): not for quoting.**", ""]
     parts += [
         "Ratios are medians of per-round ratios of runs made back to back (interleaved), so a",
         "change in the machine's load hits every variant alike. See `bench/README.md` for what",

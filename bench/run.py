@@ -297,7 +297,7 @@ class Bench:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke check: small suites, one round (< 1 min)")
+    parser.add_argument("--quick", action="store_true", help="smoke check: small suites, one round (< 1 min); docs are not written")
     parser.add_argument("--only", default="", help="comma-separated benchmark numbers, e.g. 1,5 (docs are not written)")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md and the plot")
     parser.add_argument("--json", type=Path, help="also write the raw figures to this JSON file")
@@ -335,11 +335,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"not measured: {note}")
     if args.json:
         args.json.write_text(json.dumps(bench.results, indent=2, default=str))
-    if not args.no_docs and not args.only:
+    # Only a whole full run may replace the published figures: a smoke check's are not for quoting.
+    if not args.no_docs and not args.only and not args.quick:
         plotted = report.plot(bench.results)
         details = bench.details + [f"- Not measured: {note}." for note in bench.skipped]
         report.write_section(report.section(bench.rows, command=command, machine=bench.results["machine"],
-                                            details=details, plot=plotted, quick=args.quick))
+                                            details=details, plot=plotted))
         print(f"wrote {report.DOC.relative_to(report.REPO)}" + (f" and {report.PLOT.relative_to(report.REPO)}" if plotted else ""))
     return 0
 
