@@ -36,7 +36,14 @@ if TYPE_CHECKING:
     from .websocket import WebSocketClient, WebSocketConnection
 
 # pytest registers this package as the plugin and then loads the hooks and fixtures.
-pytest_plugins = ["pytest_wsservice.plugin", "pytest_wsservice.control"]
+pytest_plugins = [
+    "pytest_wsservice.plugin",
+    "pytest_wsservice.early",
+    "pytest_wsservice.asyncio_marking",
+    "pytest_wsservice.reporting",
+    "pytest_wsservice.runner_mode",
+    "pytest_wsservice.control",
+]
 
 __version__ = "0.1.0"
 
