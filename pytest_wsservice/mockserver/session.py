@@ -36,7 +36,7 @@ from aiohttp import web
 
 from .callqueue import CallQueue, callable_name
 from .crossthread import CrossThreadQueue
-from .errors import MockserverTimeout, UnhandledRequestsError
+from .errors import MockserverError, MockserverTimeout, UnhandledRequestsError
 from .http import MockRequest, MockResponse, make_response
 from .testpoint import TestpointRegistry
 from .websocket import WebSocketUpstream
@@ -237,6 +237,12 @@ class MockserverSession:
         """
         if self._closed:
             return self.problems
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            raise MockserverError("close() waits for the mockserver's loop; call it from another thread, not a handler")
         self._closed = True
         seconds = self.default_timeout if timeout is None else timeout
         try:

@@ -203,3 +203,16 @@ async def test_handlers_do_not_leak_into_the_next_session(server, scaled):
     assert second.testpoint.enabled_names() == [] and second.upstreams == []
     assert second.close(timeout=scaled(5)) == ["GET /auth: no handler"]
     assert auth.times_called == 1
+
+
+async def test_a_handler_cannot_close_its_own_session(session, scaled):
+    @session.handler("/close")
+    def close_from_inside(request):
+        session.close()
+
+    assert (await fetch("GET", session.url("/close")))[0] == 500
+    problems = session.close(timeout=scaled(5))
+    assert problems == [
+        "GET /close: handler close_from_inside() raised MockserverError: close() waits for the mockserver's loop; "
+        "call it from another thread, not a handler"
+    ]
