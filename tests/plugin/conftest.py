@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from plugin_helpers import BASE_INI
+from tests.plugin.plugin_helpers import BASE_INI
 
 
 @pytest.fixture

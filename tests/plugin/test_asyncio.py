@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin_helpers import BASE_INI, TUTORIAL_TEST
+from tests.plugin.plugin_helpers import BASE_INI, TUTORIAL_TEST
 
 PLAIN_ASYNC_TEST = """
 import asyncio

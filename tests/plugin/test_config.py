@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_wsservice.config import (
+from pytest_wsservice.service.config import (
     MakePathsAbsolute,
     PatchDefaultLogger,
     PatchListener,

@@ -216,7 +216,7 @@ def test_perl_service_exits_0_on_sigterm_closing_websockets_with_1001(tmp_path, 
     from websockets.sync.client import connect
 
     from pytest_wsservice import ServiceProcess
-    from pytest_wsservice.ports import free_port
+    from pytest_wsservice.service.ports import free_port
 
     config = yaml.safe_load(CONFIG.read_text())
     port = free_port()

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from plugin_helpers import pid_alive, python_command
+from tests.plugin.plugin_helpers import pid_alive, python_command
 
 # A stand-in that writes its pid where the test says, then never becomes ready.
 NEVER_READY = """
@@ -85,7 +85,7 @@ def test_service_port_override(project):
     project.makeconftest(
         """
         import pytest
-        from pytest_wsservice.ports import free_port
+        from pytest_wsservice.service.ports import free_port
 
         pytest_plugins = ['pytest_wsservice']
 
@@ -178,7 +178,7 @@ def test_service_dying_during_the_session_fails_teardown(project):
     project.makepyfile(
         """
         import os, signal, time
-        from plugin_helpers import pid_alive
+        from tests.plugin.plugin_helpers import pid_alive
 
         def test_kill_it(service_start):
             os.kill(service_start.pid, signal.SIGKILL)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from plugin_helpers import BASE_INI
+from tests.plugin.plugin_helpers import BASE_INI
 
 PUBLIC_FIXTURES = (
     "service_config_path",
@@ -241,19 +242,31 @@ def test_help_shows_the_wsservice_group(project):
 
 def test_fixtures_listing_shows_docstrings(project):
     """`pytest --fixtures` shows each public fixture with the first line of its docstring."""
-    import pytest_wsservice.plugin as plugin
-
     result = project.runpytest_inprocess("--fixtures")
     assert result.ret == 0
+    fixtures = _plugin_fixtures()
     for name in PUBLIC_FIXTURES:
-        first_line = getattr(plugin, name).__doc__.strip().splitlines()[0]
+        first_line = fixtures[name].__doc__.strip().splitlines()[0]
         result.stdout.fnmatch_lines([f"{name}*", f"    {first_line}"])
 
 
 def test_plugin_fixture_names_are_complete():
     """PLUGIN_FIXTURES, which drives the asyncio marking, names exactly the fixtures the plugin defines."""
-    import pytest_wsservice.plugin as plugin
+    from pytest_wsservice.plugin.asyncio_marking import PLUGIN_FIXTURES
 
-    defined = {name for name, value in vars(plugin).items() if type(value).__name__ == "FixtureFunctionDefinition"}
-    assert defined == plugin.PLUGIN_FIXTURES
+    defined = set(_plugin_fixtures())
+    assert defined == PLUGIN_FIXTURES
     assert set(PUBLIC_FIXTURES) <= defined
+
+
+def _plugin_fixtures() -> dict[str, Any]:
+    """Every fixture of the plugin modules the asyncio marking covers, by name."""
+    import importlib
+
+    fixtures: dict[str, Any] = {}
+    for module in ("config", "service", "clients", "early"):
+        namespace = vars(importlib.import_module(f"pytest_wsservice.plugin.{module}"))
+        fixtures.update(
+            (name, value) for name, value in namespace.items() if type(value).__name__ == "FixtureFunctionDefinition"
+        )
+    return fixtures
