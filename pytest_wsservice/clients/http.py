@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 
-from ..errors import ServiceControlError, ServiceRequestTimeout
-from ..errors import seconds_text as _seconds
+from ..errors import ServiceControlError, ServiceRequestTimeout, seconds_text
+from ..service.handle import base_text
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -94,8 +94,7 @@ class ServiceClient:
             raise ValueError(f"ServiceClient needs an http:// or https:// base URL, not {str(base_url)!r}")
         if not timeout > 0:
             raise ValueError(f"ServiceClient timeout must be a positive number of seconds, not {timeout!r}")
-        base = str(base_url.with_query(None).with_fragment(None))
-        self._base = base if base.endswith("/") else base + "/"
+        self._base = base_text(base_url)
         self.base_url = base_url
         self.timeout = timeout
         self.log_path = log_path
@@ -147,7 +146,7 @@ class ServiceClient:
             origin = "the service_client default" if timeout is None else "the timeout= of this call"
             raise ServiceRequestTimeout(
                 f"{method.upper()} /{path.lstrip('/')} ({url}) got no complete response within "
-                f"{_seconds(seconds)} ({origin}). The service did not answer in time: check that "
+                f"{seconds_text(seconds)} ({origin}). The service did not answer in time: check that "
                 f"it handles this path, or pass a larger timeout= if it is just slow."
             ) from None
 

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ServiceControlError
-from ..errors import seconds_text as _seconds
+from ..errors import ServiceControlError, seconds_text
+from ..service.handle import base_text
 
 if TYPE_CHECKING:
     import yarl
@@ -121,8 +121,7 @@ class TestsControl:
     @property
     def url(self) -> str:
         """The endpoint's full URL."""
-        base = str(self.base_url.with_query(None).with_fragment(None))
-        return (base if base.endswith("/") else base + "/") + (self.path or "").lstrip("/")
+        return base_text(self.base_url) + (self.path or "").lstrip("/")
 
     def require(self, feature: str, *, hint: str = "") -> None:
         """Raise the one-paragraph error for a missing component, if it is missing.
@@ -205,7 +204,7 @@ class TestsControl:
             status = response.status
         except TimeoutError:
             raise ServiceControlError(
-                f"{self.url} gave no complete answer within {_seconds(self.timeout)} while {what}; "
+                f"{self.url} gave no complete answer within {seconds_text(self.timeout)} while {what}; "
                 "the service is up but not answering tests-control in time."
             ) from None
         finally:

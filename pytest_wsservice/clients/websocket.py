@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from ..errors import WebSocketHandshakeError, WebSocketMessageTypeError, WebSocketTimeout
-from ..errors import seconds_text as _seconds
+from ..errors import WebSocketHandshakeError, WebSocketMessageTypeError, WebSocketTimeout, seconds_text
+from ..service.handle import base_text
 
 if TYPE_CHECKING:
     import yarl
@@ -153,7 +153,7 @@ class WebSocketConnection(ClientConnection):
         seconds = self._wss_timeout if timeout is None else timeout
         origin = self._wss_timeout_origin if timeout is None else "the timeout= of recv()"
         raise WebSocketTimeout(
-            f"No WebSocket message arrived on {self._wss_path} within {_seconds(seconds)} "
+            f"No WebSocket message arrived on {self._wss_path} within {seconds_text(seconds)} "
             f"({origin}). The service sent nothing back in time: check that it answers "
             f"what the test sent, or give recv() a larger timeout= if it is just slow."
         )
@@ -307,7 +307,7 @@ class WebSocketConnection(ClientConnection):
             self._wss_arm_write_timer()
             return
         error = WebSocketTimeout(
-            f"send() on {self._wss_path} could not write for {_seconds(self._wss_timeout)} "
+            f"send() on {self._wss_path} could not write for {seconds_text(self._wss_timeout)} "
             f"({self._wss_timeout_origin}): the service is not reading what the test sends, "
             f"so the connection was aborted."
         )
@@ -360,7 +360,7 @@ class _Connect:
         except _TIMEOUT_ERRORS:
             raise WebSocketTimeout(
                 f"Opening a WebSocket to {self._path} ({self._url}) did not complete within "
-                f"{_seconds(self._timeout)} ({self._timeout_origin}): the service accepted no "
+                f"{seconds_text(self._timeout)} ({self._timeout_origin}): the service accepted no "
                 f"connection or sent no handshake response in time."
             ) from None
         assert isinstance(connection, WebSocketConnection)
@@ -425,8 +425,7 @@ class WebSocketClient:
         if not timeout > 0:
             raise ValueError(f"WebSocketClient timeout must be a positive number of seconds, not {timeout!r}")
         scheme = {"http": "ws", "https": "wss"}.get(base_url.scheme, base_url.scheme)
-        ws_base = str(base_url.with_scheme(scheme).with_query(None).with_fragment(None))
-        self._ws_base = ws_base if ws_base.endswith("/") else ws_base + "/"
+        self._ws_base = base_text(base_url.with_scheme(scheme))
         self.base_url = base_url
         self.timeout = timeout
 
@@ -479,14 +478,8 @@ class WebSocketClient:
             timeout_origin = "the client's default, set by --websocket-timeout"
         else:
             timeout_origin = "the timeout= of websocket_client.get()"
-        options: dict[str, Any] = {
-            "compression": None,
-            "proxy": None,
-            "ping_interval": None,
-            "max_size": None,
-            "open_timeout": timeout,
-            "close_timeout": timeout,
-        }
+        defaults = {"compression": None, "proxy": None, "ping_interval": None, "max_size": None}
+        options: dict[str, Any] = {**defaults, "open_timeout": timeout, "close_timeout": timeout}
         if headers is not None:
             options["additional_headers"] = headers
         if subprotocols is not None:

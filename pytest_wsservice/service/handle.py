@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from yarl import URL
 
-__all__ = ["ServiceHandle", "build_base_url", "parse_service_url"]
+__all__ = ["ServiceHandle", "base_text", "build_base_url", "parse_service_url"]
 
 #: What a ``--service-url`` scheme means for the base URL the clients use.
 _SCHEMES = {"http": "http", "ws": "http", "https": "https", "wss": "https"}
@@ -58,6 +58,13 @@ def build_base_url(host: str, port: int, *, scheme: str = "http", path: str = "/
     from yarl import URL
 
     return URL.build(scheme=scheme, host=host, port=port, path=path if path.endswith("/") else path + "/")
+
+
+def base_text(base_url: URL) -> str:
+    """``base_url`` as text without query or fragment, ending in exactly one ``/``: what the
+    clients append relative paths to."""
+    base = str(base_url.with_query(None).with_fragment(None))
+    return base if base.endswith("/") else base + "/"
 
 
 def parse_service_url(value: str) -> URL | None:
