@@ -1,7 +1,7 @@
 """Benchmark 5: what loading the plugin costs a suite that uses none of its fixtures.
 
 - ``python -X importtime -c "import pytest_wsservice"``: the package on its own, and
-  ``import pytest; import pytest_wsservice.plugin`` (what pytest pays on top of itself
+  ``import pytest`` then the plugin modules pytest loads (``pytest_wsservice.pytest_plugins``: what pytest pays on top of itself
   when the entry point loads the plugin), medians of several interpreter starts;
 - which heavy modules (websockets, aiohttp, yaml) loading the plugin drags in;
 - the wall of a trivial pytest run, with the plugin loaded by its entry point and with
@@ -79,15 +79,15 @@ class ImportResult:
 def run(*, starts: int, rounds: int, trivial_tests: int = 50, log=print) -> ImportResult:
     if not has_module("pytest_wsservice.plugin"):
         raise BenchError("pytest_wsservice.plugin is not importable yet")
+    load_plugin = "import pytest\nimport pytest_wsservice\nfor name in pytest_wsservice.pytest_plugins:\n    __import__(name)\n"
     result = ImportResult()
     for _ in range(starts):
         result.package_us.append(_ours(importtime("import pytest_wsservice")))
-        entries = importtime("import pytest\nimport pytest_wsservice\nimport pytest_wsservice.plugin")
+        entries = importtime(load_plugin)
         result.plugin_after_pytest_us.append(_ours(entries))
     result.heaviest = heaviest(entries)
     probe = subprocess.run(
-        [PYTHON, "-c", "import sys, pytest, pytest_wsservice, pytest_wsservice.plugin\n"
-                       f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"],
+        [PYTHON, "-c", load_plugin + f"import sys\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"],
         env=child_env(), capture_output=True, text=True, timeout=60,
     )
     result.heavy_loaded = probe.stdout.split()

@@ -59,7 +59,7 @@ QUICK = Settings(
 
 def _plugin_ready() -> bool:
     """The plugin counts as ready once its pytest module and client are importable."""
-    return has_module("pytest_wsservice.plugin") and has_module("pytest_wsservice.websocket")
+    return has_module("pytest_wsservice.plugin") and has_module("pytest_wsservice.clients.websocket")
 
 
 def _kinds() -> list[str]:

@@ -124,7 +124,9 @@ async def test_message_of_max_remote_payload_is_echoed(websocket_client, service
 async def test_message_over_max_remote_payload_closes_with_1009(websocket_client, service_config, kind):
     """A message one byte over max-remote-payload makes the service close the connection with 1009."""
     size = chat_settings(service_config)["max-remote-payload"] + 1
-    message = {"text": "t" * size, "binary": b"b" * size, "fragmented": ["f" * (size // 2), "f" * (size - size // 2)]}[kind]
+    message = {"text": "t" * size, "binary": b"b" * size, "fragmented": ["f" * (size // 2), "f" * (size - size // 2)]}[
+        kind
+    ]
     async with websocket_client.get("chat") as chat:
         await chat.send(message)
         with pytest.raises(ConnectionClosedError):
@@ -208,4 +210,3 @@ async def test_new_client_works_after_another_was_dropped(websocket_client, serv
         await second.send("still here")
         assert await second.recv() == "still here"
     assert (await service_client.get("/ping")).status == 200
-

@@ -1,4 +1,5 @@
 """service_client.capture_logs(): the service's log lines of one block, parsed and selectable."""
+# ruff: noqa: E501  (long lines are expected messages and inner test sources, kept verbatim)
 
 from __future__ import annotations
 
@@ -31,7 +32,9 @@ async def test_capture_holds_only_the_lines_of_its_block(service_client, websock
 
 
 async def test_select_by_level_and_logger(service_client, websocket_client, service_config):
-    """A protocol error inside the block is found by select(level='WARNING', text=...), and logger= matches a logger and its children."""
+    """A protocol error inside the block is found by select(level='WARNING', text=...), and logger= matches a logger
+    and its children.
+    """
     limit = service_config["components_manager"]["components"]["websocket-handler"]["max-remote-payload"]
     async with service_client.capture_logs() as capture:
         async with websocket_client.get("chat") as chat:
@@ -59,7 +62,9 @@ async def test_log_request_off_writes_no_message_lines(service_client, websocket
 async def test_lines_are_read_after_the_block_only(service_client):
     """Reading the capture inside its block is an error that says to read it after the block."""
     async with service_client.capture_logs() as capture:
-        with pytest.raises(RuntimeError, match=r"once the 'async with service_client\.capture_logs\(\) as capture:' block has ended"):
+        with pytest.raises(
+            RuntimeError, match=r"once the 'async with service_client\.capture_logs\(\) as capture:' block has ended"
+        ):
             capture.select(level="INFO")
     assert isinstance(capture, LogCapture) and list(capture) == capture.lines
 
@@ -70,7 +75,7 @@ async def test_capture_of_a_failing_block_still_reads_its_lines(service_client, 
     with pytest.raises(ZeroDivisionError):
         async with capture:
             await say(websocket_client, "then-it-fails")
-            1 / 0
+            _ = 1 / 0
     assert capture.select(text="data='then-it-fails'")
 
 
@@ -84,7 +89,9 @@ async def test_capture_without_flush_reads_the_file(service_client, websocket_cl
 
 def test_parse_plain_line():
     """A line in the plain format is split into timestamp, level, logger and message."""
-    line = parse_log_line("2026-11-22 03:15:50.123 INFO sample_service.chat: connection opened peer=127.0.0.1:5 path=/chat: x")
+    line = parse_log_line(
+        "2026-11-22 03:15:50.123 INFO sample_service.chat: connection opened peer=127.0.0.1:5 path=/chat: x"
+    )
     assert (line.timestamp, line.level, line.logger, line.text) == (
         "2026-11-22 03:15:50.123",
         "INFO",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -89,7 +89,9 @@ async def test_json_params_and_body_round_trip(scaled):
 # Uses no plugin fixture, so the plugin does not mark it.
 @pytest.mark.asyncio
 async def test_timeout_names_method_path_and_seconds(scaled):
-    """A request without an answer in time raises ServiceRequestTimeout (a TimeoutError) naming the method, path and seconds."""
+    """A request without an answer in time raises ServiceRequestTimeout (a TimeoutError) naming the method, path and
+    seconds.
+    """
     answer = asyncio.Event()
 
     async def slow(request: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import time
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 import websockets
@@ -306,7 +306,9 @@ async def test_recv_bytes_of_text_fails_clearly_and_keeps_the_message(websocket_
     """recv_bytes on a text message raises WebSocketMessageTypeError that carries the text."""
     async with websocket_client.get("chat") as chat:
         await chat.send("some text")
-        with pytest.raises(WebSocketMessageTypeError, match=r"recv_bytes\(\) on /chat expected a binary message") as info:
+        with pytest.raises(
+            WebSocketMessageTypeError, match=r"recv_bytes\(\) on /chat expected a binary message"
+        ) as info:
             await chat.recv_bytes()
         assert info.value.received == "some text"
         await chat.send(b"bytes")

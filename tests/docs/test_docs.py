@@ -37,5 +37,9 @@ def test_example_passes(pytester, name):
     tests = 0
     for file, code in examples()[name].items():
         Path(pytester.path, file).write_text(code)
-        tests += code.count("\ndef test_") + code.count("\nasync def test_") + code.startswith(("def test_", "async def test_"))
+        tests += (
+            code.count("\ndef test_")
+            + code.count("\nasync def test_")
+            + code.startswith(("def test_", "async def test_"))
+        )
     pytester.runpytest_inprocess().assert_outcomes(passed=tests)

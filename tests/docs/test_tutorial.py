@@ -6,7 +6,7 @@ and no docstring, because it is the tutorial's text verbatim.
 
 
 async def test_echo(websocket_client):
-    async with websocket_client.get('chat') as chat:
-        await chat.send('hello')
+    async with websocket_client.get("chat") as chat:
+        await chat.send("hello")
         response = await chat.recv()
-        assert response == 'hello'
+        assert response == "hello"

@@ -1,4 +1,5 @@
 """service_start through the plugin: the real sample service, start-up failures, teardown reports."""
+# ruff: noqa: E501  (long lines are expected messages and inner test sources, kept verbatim)
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ def write_pid_fixture(project, pid_file: Path) -> None:
 
 
 def test_service_start_handle_and_stop(project, tmp_path):
-    """service_start returns a handle for the running sample service, reachable on its port, and stops it at session end."""
+    """service_start returns a handle for the running sample service, reachable on its port, and stops it at session
+    end.
+    """
     record = tmp_path / "handle.json"
     project.makepyfile(
         f"""
@@ -218,7 +221,9 @@ def test_service_ignoring_sigterm_is_killed_and_reported(project, tmp_path, scal
     project.makefile(".yaml", static="components_manager:\n  components: {}\n")  # no ping: ready on TCP
     project.makepyfile("def test_it(service_start):\n    pass\n")
     started = time.monotonic()
-    result = project.runpytest_inprocess("--service-config=static.yaml", "--service-command", python_command(project.path, stubborn))
+    result = project.runpytest_inprocess(
+        "--service-config=static.yaml", "--service-command", python_command(project.path, stubborn)
+    )
     elapsed = time.monotonic() - started
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
@@ -249,12 +254,16 @@ def test_service_without_notify_or_ping_is_ready_on_tcp(project):
                 assert response.status == 200
         """
     )
-    result = project.runpytest_inprocess("--service-config=static.yaml", "--service-command", python_command(project.path, server))
+    result = project.runpytest_inprocess(
+        "--service-config=static.yaml", "--service-command", python_command(project.path, server)
+    )
     result.assert_outcomes(passed=1)
 
 
 def test_xdist_workers_each_start_their_own_service(project, tmp_path):
-    """Under `-n 2` each worker starts its own sample service on its own port (N+K with --service-port) and log file, and stops it."""
+    """Under `-n 2` each worker starts its own sample service on its own port (N+K with --service-port) and log file,
+    and stops it.
+    """
     records = tmp_path / "records"
     records.mkdir()
     project.makepyfile(

@@ -32,7 +32,9 @@ def test_entry_point_is_named_pytest_wsservice(fresh):
 
 
 def test_pytest_plugins_and_entry_point_side_by_side(fresh):
-    """`pytest_plugins = ['pytest_wsservice']` in the root conftest works next to the entry point, loading the plugin once."""
+    """`pytest_plugins = ['pytest_wsservice']` in the root conftest works next to the entry point, loading the plugin
+    once.
+    """
     fresh.makeconftest("pytest_plugins = ['pytest_wsservice']\n")
     fresh.makepyfile(
         test_once="""

@@ -13,4 +13,4 @@ def sample_dir() -> Path:
     """The installed sample service's directory (its static config lives there)."""
     spec = importlib.util.find_spec("sample_service")
     assert spec is not None and spec.submodule_search_locations, "sample_service is not installed"
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))

@@ -55,7 +55,9 @@ async def test_private_message_reaches_only_its_addressee(websocket_client):
 
 
 async def test_private_message_to_nobody_comes_back_as_an_error(websocket_client):
-    """A private message to a user who is not connected, or with a 'to' that is no name, returns an error to its sender only."""
+    """A private message to a user who is not connected, or with a 'to' that is no name, returns an error to its sender
+    only.
+    """
     async with AsyncExitStack() as stack:
         alice, bob = await join(stack, websocket_client, "alice", "bob")
         await alice.send(json.dumps({"to": "zed", "text": "anyone?"}))
@@ -98,7 +100,9 @@ FLOOD_MESSAGE = 16 * 1024
 async def test_slow_client_is_dropped_while_the_others_keep_receiving(
     websocket_client, service_client, service_config, service_handle, scaled
 ):
-    """A client that stops reading is closed with 1008 once its queue is full; the other clients get every message, before and after."""
+    """A client that stops reading is closed with 1008 once its queue is full; the other clients get every message,
+    before and after.
+    """
     settings = service_config["components_manager"]["components"]["websocket-broadcast-handler"]
     queue = settings["max-queue-size"]
     # What can sit between the service and a client that reads nothing: its queue, the
@@ -116,28 +120,27 @@ async def test_slow_client_is_dropped_while_the_others_keep_receiving(
     loop = asyncio.get_running_loop()
     await asyncio.wait_for(loop.sock_connect(raw, (service_handle.host, service_handle.port)), scaled(10))
 
-    async with service_client.capture_logs() as capture:
-        async with AsyncExitStack() as stack:
-            sender, other = await join(stack, websocket_client, "sender", "other")
-            slow = await stack.enter_async_context(websocket_client.get("broadcast?user=slow", sock=raw, max_queue=1))
-            messages = [i.to_bytes(4, "big") + b"." * (FLOOD_MESSAGE - 4) for i in range(limit)]
-            for message in messages:
-                await sender.send(message)
-                assert await sender.recv() == message
-                assert await other.recv() == message
-            # The room goes on after the drop.
-            await other.send("still here")
-            assert [await sender.recv(), await other.recv()] == ["still here", "still here"]
+    async with service_client.capture_logs() as capture, AsyncExitStack() as stack:
+        sender, other = await join(stack, websocket_client, "sender", "other")
+        slow = await stack.enter_async_context(websocket_client.get("broadcast?user=slow", sock=raw, max_queue=1))
+        messages = [i.to_bytes(4, "big") + b"." * (FLOOD_MESSAGE - 4) for i in range(limit)]
+        for message in messages:
+            await sender.send(message)
+            assert await sender.recv() == message
+            assert await other.recv() == message
+        # The room goes on after the drop.
+        await other.send("still here")
+        assert [await sender.recv(), await other.recv()] == ["still here", "still here"]
 
-            # The slow client now reads: the first messages, those that had left its queue
-            # before it filled up, then the close. The queued ones were dropped with it.
-            received = []
-            with pytest.raises(ConnectionClosed):
-                for _ in range(limit + 1):
-                    received.append(await slow.recv(timeout=scaled(10)))
-            assert received == messages[: len(received)]
-            assert 0 < len(received) and len(received) + queue < limit
-            assert slow.close_code == 1008
-            assert slow.close_reason == f"too slow: {queue} messages queued"
+        # The slow client now reads: the first messages, those that had left its queue
+        # before it filled up, then the close. The queued ones were dropped with it.
+        received = []
+        with pytest.raises(ConnectionClosed):
+            for _ in range(limit + 1):
+                received.append(await slow.recv(timeout=scaled(10)))
+        assert received == messages[: len(received)]
+        assert len(received) > 0 and len(received) + queue < limit
+        assert slow.close_code == 1008
+        assert slow.close_reason == f"too slow: {queue} messages queued"
     dropped = capture.select(level="WARNING", text="slow client dropped")
     assert len(dropped) == 1 and f"user=slow queued={queue} code=1008" in dropped[0].text

@@ -1,11 +1,12 @@
 """Per-test dynamic config: the dynamic_config fixture and @pytest.mark.config (issue 6)."""
+# ruff: noqa: E501  (long lines are expected messages and inner test sources, kept verbatim)
 
 from __future__ import annotations
 
 import pytest
-from tests.plugin.control.control_helpers import sample_dir
 
 from pytest_wsservice.errors import ServiceControlError
+from tests.plugin.control.control_helpers import sample_dir
 
 
 async def echo_of(websocket_client, text):
@@ -37,7 +38,9 @@ async def test_an_open_connection_sees_a_change_at_once(dynamic_config, websocke
 
 
 def test_get_reads_the_values_the_service_started_with(dynamic_config):
-    """get() returns the fallback file's values, a default for an unknown name, and a KeyError listing the names otherwise."""
+    """get() returns the fallback file's values, a default for an unknown name, and a KeyError listing the names
+    otherwise.
+    """
     assert dynamic_config.get("USERVER_LOG_REQUEST") is True
     assert "WEBSOCKET_ECHO_PREFIX" in dynamic_config
     assert dynamic_config.get("NO_SUCH_VALUE", 42) == 42
@@ -47,8 +50,12 @@ def test_get_reads_the_values_the_service_started_with(dynamic_config):
 
 
 async def test_a_refused_value_changes_nothing(dynamic_config, websocket_client):
-    """An unknown name or a wrong JSON type is refused with a message naming it, and no value of the request is applied."""
-    with pytest.raises(ServiceControlError, match=r"unknown dynamic config value 'WEBSOCKET_ECHO_PREFX'.*WEBSOCKET_ECHO_PREFIX") as refused:
+    """An unknown name or a wrong JSON type is refused with a message naming it, and no value of the request is
+    applied.
+    """
+    with pytest.raises(
+        ServiceControlError, match=r"unknown dynamic config value 'WEBSOCKET_ECHO_PREFX'.*WEBSOCKET_ECHO_PREFIX"
+    ) as refused:
         await dynamic_config.set_values({"WEBSOCKET_ECHO_PREFIX": "> ", "WEBSOCKET_ECHO_PREFX": "typo"})
     assert refused.value.status == 400
     with pytest.raises(ServiceControlError, match=r"'USERVER_LOG_REQUEST' must be a JSON boolean, got string"):
@@ -109,10 +116,11 @@ async def test_4_without_the_fixture_sees_the_original_values(websocket_client):
 
 @pytest.mark.parametrize("loop_scope", ["function", "module", "session"])
 def test_values_are_restored_after_each_test_even_a_failed_one(control_project, loop_scope):
-    """Values set by a failing test or by a marker are back to the originals for the next test, whatever the loop scope."""
+    """Values set by a failing test or by a marker are back to the originals for the next test, whatever the loop
+    scope.
+    """
     control_project.makeini(
-        "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
-        f"asyncio_default_test_loop_scope = {loop_scope}\n"
+        f"[pytest]\nasyncio_default_fixture_loop_scope = function\nasyncio_default_test_loop_scope = {loop_scope}\n"
     )
     control_project.makepyfile(test_restore=RESTORE_SUITE)
     result = control_project.runpytest_inprocess("-v")
@@ -128,7 +136,9 @@ def test_values_are_restored_after_each_test_even_a_failed_one(control_project, 
 
 
 def test_unmarked_coroutine_test_with_only_dynamic_config_runs_in_strict_mode(control_project):
-    """An async test without an asyncio marker that asks only for dynamic_config runs (strict mode) and can await set_values."""
+    """An async test without an asyncio marker that asks only for dynamic_config runs (strict mode) and can await
+    set_values.
+    """
     control_project.makepyfile(
         """
         async def test_only_dynamic_config(dynamic_config):
@@ -207,7 +217,9 @@ async def test_capture_without_flush(service_client, websocket_client):
 
 
 def test_clear_error_without_the_tests_control_component(control_project, write_sample_config):
-    """Without a tests-control section, the fixture, the marker and capture_logs each fail with one paragraph naming the config file and what to add."""
+    """Without a tests-control section, the fixture, the marker and capture_logs each fail with one paragraph naming
+    the config file and what to add.
+    """
     config = write_sample_config(without_tests_control)
     control_project.makepyfile(test_missing=MISSING_COMPONENT_SUITE)
     result = control_project.runpytest_inprocess(f"--service-config={config}", "-rA")
@@ -224,7 +236,9 @@ def test_clear_error_without_the_tests_control_component(control_project, write_
         ]
     )
     result.stdout.fnmatch_lines(
-        [f"*ServiceControlError: @pytest.mark.config on test_missing.py::test_marker needs the service's tests-control component*{add}"]
+        [
+            f"*ServiceControlError: @pytest.mark.config on test_missing.py::test_marker needs the service's tests-control component*{add}"
+        ]
     )
     result.stdout.fnmatch_lines(
         [
@@ -236,7 +250,9 @@ def test_clear_error_without_the_tests_control_component(control_project, write_
 
 
 def test_load_enabled_false_counts_as_missing(control_project, write_sample_config):
-    """A tests-control section with load-enabled: false is reported as such, and the service serves no tests-control path."""
+    """A tests-control section with load-enabled: false is reported as such, and the service serves no tests-control
+    path.
+    """
 
     def disable(components):
         components["tests-control"]["load-enabled"] = False
@@ -254,7 +270,11 @@ def test_load_enabled_false_counts_as_missing(control_project, write_sample_conf
     )
     result = control_project.runpytest_inprocess(f"--service-config={config}")
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["*the static config the service runs with (*) has load-enabled: false in its components_manager.components.tests-control section.*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*the static config the service runs with (*) has load-enabled: false in its components_manager.components.tests-control section.*"
+        ]
+    )
 
 
 @pytest.fixture
@@ -264,7 +284,12 @@ def running_service(tmp_path, scaled):
 
     import yaml
 
-    from pytest_wsservice.service.config import MakePathsAbsolute, PatchListener, build_service_config, write_service_config
+    from pytest_wsservice.service.config import (
+        MakePathsAbsolute,
+        PatchListener,
+        build_service_config,
+        write_service_config,
+    )
     from pytest_wsservice.service.ports import free_port
     from pytest_wsservice.service.process import ServiceProcess
 
@@ -276,12 +301,16 @@ def running_service(tmp_path, scaled):
     )
     path = write_service_config(config, tmp_path)
     command = [sys.executable, "-m", "sample_service", "--config", str(path)]
-    with ServiceProcess.start(command, log_path=tmp_path / "running.log", port=port, ping_path="/ping", timeout=scaled(20)) as service:
+    with ServiceProcess.start(
+        command, log_path=tmp_path / "running.log", port=port, ping_path="/ping", timeout=scaled(20)
+    ) as service:
         yield service
 
 
 def test_service_url_gets_dynamic_config_from_the_static_config(control_project, running_service):
-    """With --service-url the fixture finds tests-control through --service-config, and capture_logs says why it cannot flush."""
+    """With --service-url the fixture finds tests-control through --service-config, and capture_logs says why it cannot
+    flush.
+    """
     control_project.makepyfile(
         """
         import pytest

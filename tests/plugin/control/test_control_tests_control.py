@@ -1,4 +1,5 @@
 """The sample service's tests-control component: its JSON protocol, its checks, and loopback-only access."""
+# ruff: noqa: E501  (long lines are expected messages and inner test sources, kept verbatim)
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ import yarl
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from tests.plugin.control.control_helpers import sample_dir
+from pytest_wsservice.clients.tests_control import TestsControl
+from pytest_wsservice.errors import ServiceControlError
 from sample_service.app import build_app
 from sample_service.config import ConfigError, load_config
 from sample_service.tests_control import is_loopback
-
-from pytest_wsservice.errors import ServiceControlError
-from pytest_wsservice.clients.tests_control import TestsControl
+from tests.plugin.control.control_helpers import sample_dir
 
 
 async def control(service_client, body, **kwargs):
@@ -34,7 +34,9 @@ async def test_get_and_empty_post_return_the_current_values(service_client):
 
 
 async def test_set_replace_and_reset(service_client, websocket_client):
-    """set changes only the names given, replace sets every value, reset returns to the start values; the echo follows each."""
+    """set changes only the names given, replace sets every value, reset returns to the start values; the echo follows
+    each.
+    """
 
     async def echo():
         async with websocket_client.get("chat") as chat:
@@ -48,12 +50,18 @@ async def test_set_replace_and_reset(service_client, websocket_client):
         assert await echo() == "s x"
         # replace: a name left out goes back to its start value.
         status, answer = await control(service_client, {"dynamic_config": {"replace": {"USERVER_LOG_REQUEST": False}}})
-        assert answer["dynamic_config"]["WEBSOCKET_ECHO_PREFIX"] == "" and answer["dynamic_config"]["USERVER_LOG_REQUEST"] is False
+        assert (
+            answer["dynamic_config"]["WEBSOCKET_ECHO_PREFIX"] == ""
+            and answer["dynamic_config"]["USERVER_LOG_REQUEST"] is False
+        )
         assert await echo() == "x"
         # reset, then set, in one request: applied in that order.
         body = {"dynamic_config": {"reset": True, "set": {"WEBSOCKET_ECHO_PREFIX": "r "}}, "flush_logs": True}
         status, answer = await control(service_client, body)
-        assert answer["dynamic_config"]["USERVER_LOG_REQUEST"] is True and answer["dynamic_config"]["WEBSOCKET_ECHO_PREFIX"] == "r "
+        assert (
+            answer["dynamic_config"]["USERVER_LOG_REQUEST"] is True
+            and answer["dynamic_config"]["WEBSOCKET_ECHO_PREFIX"] == "r "
+        )
         assert await echo() == "r x"
     finally:
         assert (await control(service_client, {"dynamic_config": {"reset": True}}))[0] == 200
@@ -65,8 +73,14 @@ async def test_set_replace_and_reset(service_client, websocket_client):
         ("[1, 2", "the body must be a JSON object: "),
         ([1], "the body must be a JSON object, got list"),
         ({"dynamic": {}}, "unknown key(s) 'dynamic'; the keys are 'dynamic_config' and 'flush_logs'"),
-        ({"dynamic_config": {"sett": {}}}, "unknown key(s) 'sett' in 'dynamic_config'; the keys are 'reset', 'replace' and 'set'"),
-        ({"dynamic_config": {"set": ["WEBSOCKET_ECHO_PREFIX"]}}, "'dynamic_config.set' must be an object of names to values"),
+        (
+            {"dynamic_config": {"sett": {}}},
+            "unknown key(s) 'sett' in 'dynamic_config'; the keys are 'reset', 'replace' and 'set'",
+        ),
+        (
+            {"dynamic_config": {"set": ["WEBSOCKET_ECHO_PREFIX"]}},
+            "'dynamic_config.set' must be an object of names to values",
+        ),
         (
             {"dynamic_config": {"reset": True, "set": {"WEBSOCKET_ECHO_PREFIX": "> ", "USERVER_LOG_REQUEST": 1}}},
             "dynamic config value 'USERVER_LOG_REQUEST' must be a JSON boolean, got number 1",
@@ -76,7 +90,15 @@ async def test_set_replace_and_reset(service_client, websocket_client):
             "unknown dynamic config value 'NOPE'; the known values are: USERVER_LOG_REQUEST, ",
         ),
     ],
-    ids=["not-json", "not-an-object", "unknown-key", "unknown-action", "set-not-an-object", "wrong-type", "unknown-name"],
+    ids=[
+        "not-json",
+        "not-an-object",
+        "unknown-key",
+        "unknown-action",
+        "set-not-an-object",
+        "wrong-type",
+        "unknown-name",
+    ],
 )
 async def test_bad_request_is_refused_and_changes_nothing(service_client, body, error):
     """A malformed request gets 400 with a message saying what is wrong, and no value changes, not even the valid ones."""
@@ -130,16 +152,24 @@ def as_if_from(address):
 @pytest.mark.asyncio
 @pytest.mark.parametrize(("peer", "status"), [("203.0.113.7", 403), ("::1", 200)])
 async def test_only_loopback_peers_are_answered(tmp_path, peer, status):
-    """The real application answers a non-loopback peer 403 naming its address, even when X-Forwarded-For says 127.0.0.1."""
+    """The real application answers a non-loopback peer 403 naming its address, even when X-Forwarded-For says
+    127.0.0.1.
+    """
     config = load_config(sample_dir() / "static_config.yaml")
     app = build_app(config)
     app.middlewares.append(as_if_from(peer))
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-        response = await client.post("/tests/control", json={"dynamic_config": {"set": {"WEBSOCKET_ECHO_PREFIX": "!"}}}, headers={"X-Forwarded-For": "127.0.0.1"})
+        response = await client.post(
+            "/tests/control",
+            json={"dynamic_config": {"set": {"WEBSOCKET_ECHO_PREFIX": "!"}}},
+            headers={"X-Forwarded-For": "127.0.0.1"},
+        )
         answer = await response.json()
         assert response.status == status
         if status == 403:
-            assert answer == {"error": f"tests-control answers only loopback peers (127.0.0.1, ::1); this request came from {peer}"}
+            assert answer == {
+                "error": f"tests-control answers only loopback peers (127.0.0.1, ::1); this request came from {peer}"
+            }
             assert (await client.get("/tests/control")).status == 403
         else:
             assert answer["dynamic_config"]["WEBSOCKET_ECHO_PREFIX"] == "!"
@@ -161,17 +191,27 @@ def test_tests_control_config_is_optional_and_checked(tmp_path):
     path = write_config(tmp_path, "    tests-control: {path: '/tests/{action}'}\n")
     assert load_config(path).tests_control_path == "/tests/{action}"
     path = write_config(tmp_path, "    tests-control: {path: /tests/control, load-enabled: 'yes'}\n")
-    with pytest.raises(ConfigError, match=r"components_manager\.components\.tests-control\.load-enabled: expected true or false, got 'yes'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"components_manager\.components\.tests-control\.load-enabled: expected true or false, got 'yes'",
+    ):
         load_config(path)
     path = write_config(tmp_path, "    tests-control: {path: /chat}\n")
-    with pytest.raises(ConfigError, match=r"tests-control\.path: '/chat' is also the path of websocket-handler; pick another"):
+    with pytest.raises(
+        ConfigError, match=r"tests-control\.path: '/chat' is also the path of websocket-handler; pick another"
+    ):
         load_config(path)
 
 
 def test_fallback_value_of_the_wrong_type_is_a_config_error(tmp_path):
-    """A fallback file whose WEBSOCKET_ECHO_PREFIX is not a string stops the service at start with the file and the value named."""
+    """A fallback file whose WEBSOCKET_ECHO_PREFIX is not a string stops the service at start with the file and the
+    value named.
+    """
     path = write_config(tmp_path, "", fallback='{"WEBSOCKET_ECHO_PREFIX": 5}')
-    with pytest.raises(ConfigError, match=r"fallback-path: in .*dynamic_config_fallback\.json: dynamic config value 'WEBSOCKET_ECHO_PREFIX' must be a JSON string, got number 5"):
+    with pytest.raises(
+        ConfigError,
+        match=r"fallback-path: in .*dynamic_config_fallback\.json: dynamic config value 'WEBSOCKET_ECHO_PREFIX' must be a JSON string, got number 5",
+    ):
         load_config(path)
 
 
@@ -191,7 +231,9 @@ def test_plugin_reports_a_path_the_service_does_not_serve(service_handle):
 
 @pytest.mark.asyncio
 async def test_plugin_reports_a_refusal_of_a_non_loopback_peer():
-    """When tests-control answers 403, the plugin's error quotes the service and says to test a service on this machine."""
+    """When tests-control answers 403, the plugin's error quotes the service and says to test a service on this
+    machine.
+    """
     app = build_app(load_config(sample_dir() / "static_config.yaml"))
     app.middlewares.append(as_if_from("203.0.113.7"))
     async with TestServer(app, host="127.0.0.1") as server:

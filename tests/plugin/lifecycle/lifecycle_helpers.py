@@ -150,11 +150,11 @@ def read_json(path: Path) -> Any:
 __all__ = [
     "BASE_INI",
     "CONFTEST",
-    "InnerRun",
     "RUN_MARK",
+    "InnerRun",
     "assert_nothing_left",
-    "processes_of_run",
     "pid_alive",
+    "processes_of_run",
     "read_json",
     "wait_for_file",
     "write_wrapper",

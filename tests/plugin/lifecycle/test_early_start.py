@@ -4,10 +4,10 @@ Inner runs are pytester projects whose root conftest names the plugin (so the pl
 speculates at session start). The services of an inner run are found from outside with
 psutil, by the inner run's temp dir in their command line (the patched config lives there).
 """
+# ruff: noqa: E501  (long lines are expected messages and inner test sources, kept verbatim)
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
@@ -44,9 +44,9 @@ def services_of(base: Path) -> list[int]:
     found = []
     for process in psutil.process_iter(["cmdline", "status"]):
         cmdline = process.info["cmdline"] or []
-        if process.info["status"] != psutil.STATUS_ZOMBIE and "sample_service" in cmdline:
-            if any(str(base) in arg for arg in cmdline):
-                found.append(process.pid)
+        alive = process.info["status"] != psutil.STATUS_ZOMBIE
+        if alive and "sample_service" in cmdline and any(str(base) in arg for arg in cmdline):
+            found.append(process.pid)
     return found
 
 
@@ -156,7 +156,9 @@ def test_unused_early_service_is_stopped_after_collection(early_project: pytest.
     ],
     ids=["missing-executable", "invalid-yaml", "bad-option"],
 )
-def test_early_failure_reads_as_a_normal_start_failure(early_project: pytest.Pytester, option: str, expected: str) -> None:
+def test_early_failure_reads_as_a_normal_start_failure(
+    early_project: pytest.Pytester, option: str, expected: str
+) -> None:
     """A start that fails early is reported at first use with exactly the message of a run without early start."""
     (early_project.path / "bad.yaml").write_text("components_manager: [unclosed\n")
     early_project.makepyfile(test_d="def test_it(service_handle):\n    pass\n")
@@ -191,8 +193,12 @@ def test_bad_switch_value_is_a_usage_error(early_project: pytest.Pytester) -> No
     result.stderr.fnmatch_lines(["*--service-early-start is 'maybe'; it should be yes or no*"])
 
 
-def test_without_evidence_the_first_collected_user_starts_it(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With the plugin only installed (no option, no conftest naming it), a test needing the service starts it during collection."""
+def test_without_evidence_the_first_collected_user_starts_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the plugin only installed (no option, no conftest naming it), a test needing the service starts it during
+    collection.
+    """
     pytester.makeini(BASE_INI)
     pytester.makeconftest(FIND_SERVICES)
     monkeypatch.setenv("EARLY_RECORD_DIR", str(pytester.path))

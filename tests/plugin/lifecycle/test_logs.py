@@ -25,7 +25,9 @@ async def chat(websocket_client, handle, count):
 
 
 def test_failed_test_report_has_only_its_own_log_lines(project, tmp_path):
-    """A failed test's report has a section with the service's log lines written during that test, and none from the test before it; the log stays in --service-logs-file."""
+    """A failed test's report has a section with the service's log lines written during that test, and none from the
+    test before it; the log stays in --service-logs-file.
+    """
     log = tmp_path / "logs" / "service.log"
     project.makepyfile(
         test_inner=WAIT_FOR_LOG

@@ -5,6 +5,7 @@ through a shell wrapper that leaves a grandchild (``sleep``) behind it, as real 
 wrappers do. After the run ends, the test looks at every process on the machine and finds
 none that carries the run's environment mark.
 """
+# ruff: noqa: E501  (long lines are expected messages and inner test sources, kept verbatim)
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ import textwrap
 
 import pytest
 
-from tests.plugin.lifecycle.lifecycle_helpers import InnerRun, assert_nothing_left, pid_alive, wait_for_file, write_wrapper
+from tests.plugin.lifecycle.lifecycle_helpers import (
+    InnerRun,
+    assert_nothing_left,
+    pid_alive,
+    wait_for_file,
+    write_wrapper,
+)
 
 INNER_CONFTEST = """
 import pytest
@@ -57,7 +64,9 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_nothing_is_left_when_pytest_ends(pytester, scaled, case):
-    """Whether pytest ends normally, with failures, on SIGINT, SIGTERM, SIGKILL or SIGKILL to its group, no process of the run is left 2 s later."""
+    """Whether pytest ends normally, with failures, on SIGINT, SIGTERM, SIGKILL or SIGKILL to its group, no process of
+    the run is left 2 s later.
+    """
     ending, signum, expected_status = CASES[case]
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makeconftest(INNER_CONFTEST)
@@ -86,7 +95,9 @@ def test_nothing_is_left_when_pytest_ends(pytester, scaled, case):
 
 
 def test_sigterm_handler_is_restored_and_a_users_handler_is_kept(project):
-    """The plugin handles SIGTERM only while nobody else does, and puts the default back afterwards; a handler the user installed stays."""
+    """The plugin handles SIGTERM only while nobody else does, and puts the default back afterwards; a handler the user
+    installed stays.
+    """
     import signal as signal_module
 
     # This very suite may have a service running, with the plugin's handler installed.

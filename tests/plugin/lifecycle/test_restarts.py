@@ -1,4 +1,5 @@
 """Restarts: a service that dies during a test, and per-test config with the marker."""
+# ruff: noqa: E501  (long lines are expected messages and inner test sources, kept verbatim)
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ def record(name, handle, **more):
 
 
 def test_service_dying_during_a_test_is_reported_and_replaced(project, tmp_path):
-    """A service killed during a test fails that test and errors its teardown with the signal and log tail; the next test gets a new service, and the summary counts the restart."""
+    """A service killed during a test fails that test and errors its teardown with the signal and log tail; the next
+    test gets a new service, and the summary counts the restart.
+    """
     log = tmp_path / "records"
     project.makepyfile(
         test_inner=RECORD.format(path=str(log))
@@ -87,7 +90,9 @@ def payload(config):
 
 
 def test_marker_restarts_only_when_the_effective_config_changes(project, tmp_path):
-    """Tests run in file order; neighbours with the same effective config share a service, and each change of config costs one restart."""
+    """Tests run in file order; neighbours with the same effective config share a service, and each change of config
+    costs one restart.
+    """
     log = tmp_path / "records"
     project.makepyfile(
         test_inner=RECORD.format(path=str(log))
@@ -157,7 +162,8 @@ def test_a_module_marker_groups_tests_into_one_restart(project, tmp_path):
     """A module-level marker gives its tests one service between them: the whole module costs a single restart."""
     log = tmp_path / "records"
     project.makepyfile(
-        test_a_default=RECORD.format(path=str(log)) + "\ndef test_one(service_handle):\n    record('a', service_handle)\n",
+        test_a_default=RECORD.format(path=str(log))
+        + "\ndef test_one(service_handle):\n    record('a', service_handle)\n",
         test_b_small=RECORD.format(path=str(log))
         + SMALL_HOOKS
         + """
@@ -178,7 +184,9 @@ def test_small(service_handle, service_effective_config, n):
 
 
 def test_marker_without_a_usable_hook_is_a_clear_error(project):
-    """A marker entry that is not a hook, or a hook that fails, errors the test with one line naming the marker and the test."""
+    """A marker entry that is not a hook, or a hook that fails, errors the test with one line naming the marker and the
+    test.
+    """
     project.makepyfile(
         test_inner="""
 import pytest
@@ -215,7 +223,9 @@ def test_broken(service_handle):
 
 
 def test_marker_with_one_plain_function_gets_a_hint(project):
-    """Writing the marker with a single plain function, which pytest takes as decorating that function, fails collection with a hint to use with_args."""
+    """Writing the marker with a single plain function, which pytest takes as decorating that function, fails
+    collection with a hint to use with_args.
+    """
     project.makepyfile(
         test_inner="""
 import pytest
@@ -239,7 +249,9 @@ def test_it(service_handle):
 
 
 def test_first_test_with_a_marker_starts_only_its_own_service(project):
-    """A session whose first test has the marker starts the service once, with the marker's config, not the default first."""
+    """A session whose first test has the marker starts the service once, with the marker's config, not the default
+    first.
+    """
     project.makepyfile(
         test_inner=SMALL_HOOKS
         + """
@@ -253,7 +265,9 @@ def test_small(service_handle, service_effective_config):
 
 
 def test_service_dying_between_tests_is_warned_about_and_replaced(project):
-    """A service that dies after a test's teardown check is replaced for the next test, which gets a warning saying how it ended."""
+    """A service that dies after a test's teardown check is replaced for the next test, which gets a warning saying how
+    it ended.
+    """
     project.makepyfile(
         test_inner="""
 import os, signal, time

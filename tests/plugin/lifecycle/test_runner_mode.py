@@ -8,6 +8,7 @@ import selectors
 import signal
 import time
 import urllib.request
+from pathlib import Path
 
 from websockets.sync.client import connect
 
@@ -33,7 +34,9 @@ def read_until(run: InnerRun, pattern: str, timeout: float, seen: list[str]) -> 
 
 
 def test_runner_mode_serves_until_ctrl_c(pytester, scaled):
-    """--service-runner-mode prints the URLs, config and log paths, serves WebSocket and HTTP until SIGINT, then stops the service and exits 0."""
+    """--service-runner-mode prints the URLs, config and log paths, serves WebSocket and HTTP until SIGINT, then stops
+    the service and exits 0.
+    """
     pytester.makeini(BASE_INI)
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile("def test_never_run():\n    raise AssertionError('runner mode runs no tests')\n")
@@ -45,7 +48,7 @@ def test_runner_mode_serves_until_ctrl_c(pytester, scaled):
         chat_url = re.search(r"^  WebSocket: (ws://127\.0\.0\.1:\d+/chat)$", banner, re.M).group(1)
         config = re.search(r"^  config:    (/\S+static_config\.yaml)$", banner, re.M).group(1)
         log = re.search(r"^  log:       (/\S+service\.log)$", banner, re.M).group(1)
-        assert f"port: {base_url.rsplit(':', 1)[1].rstrip('/')}" in open(config).read()
+        assert f"port: {base_url.rsplit(':', 1)[1].rstrip('/')}" in Path(config).read_text()
         with urllib.request.urlopen(f"{base_url}ping", timeout=scaled(5)) as response:
             assert response.status == 200
         with connect(chat_url, open_timeout=scaled(5)) as chat:
@@ -58,7 +61,7 @@ def test_runner_mode_serves_until_ctrl_c(pytester, scaled):
     assert status == 0, output
     assert "wsservice runner mode: Ctrl-C, stopping the service." in output
     assert not pid_alive(pid)
-    assert "SIGTERM received" in open(log).read()
+    assert "SIGTERM received" in Path(log).read_text()
     assert_nothing_left(run.mark, within=2.0)
 
 
@@ -66,4 +69,6 @@ def test_runner_mode_refuses_xdist(project):
     """--service-runner-mode with -n is a usage error, said in one line."""
     result = project.runpytest_inprocess("--service-runner-mode", "-n", "2")
     assert result.ret == 4  # pytest's usage error
-    result.stderr.fnmatch_lines(["ERROR: --service-runner-mode runs one service by hand; it cannot be combined with -n."])
+    result.stderr.fnmatch_lines(
+        ["ERROR: --service-runner-mode runs one service by hand; it cannot be combined with -n."]
+    )

@@ -1,4 +1,5 @@
 """--service-url: test a service that is already running; start nothing, still check readiness."""
+# ruff: noqa: E501  (long lines are expected messages and inner test sources, kept verbatim)
 
 from __future__ import annotations
 
@@ -48,13 +49,17 @@ def running_service(tmp_path, sample_dir, scaled):
     )
     path = write_service_config(config, tmp_path)
     command = [sys.executable, "-m", "sample_service", "--config", str(path)]
-    with ServiceProcess.start(command, log_path=tmp_path / "running.log", port=port, ping_path="/ping", timeout=scaled(20)) as service:
+    with ServiceProcess.start(
+        command, log_path=tmp_path / "running.log", port=port, ping_path="/ping", timeout=scaled(20)
+    ) as service:
         yield service
 
 
 @pytest.mark.parametrize("scheme", ["http", "ws"])
 def test_service_url_tests_the_running_service(project, running_service, scheme):
-    """With --service-url the tests talk to the running service, the plugin starts no process, and a marker test that needs its own config is skipped with the reason."""
+    """With --service-url the tests talk to the running service, the plugin starts no process, and a marker test that
+    needs its own config is skipped with the reason.
+    """
     url = f"{scheme}://127.0.0.1:{running_service.handle.port}/"
     log = running_service.log_path
     before = log.read_text().count("connection opened")
@@ -65,7 +70,9 @@ def test_service_url_tests_the_running_service(project, running_service, scheme)
     project.makepyfile(USER_TESTS.replace("{expected}", repr(running)))
     result = project.runpytest_inprocess("-p", "no:xdist", f"--service-url={url}", "-rs")
     result.assert_outcomes(passed=2, skipped=1)
-    result.stdout.fnmatch_lines(["SKIPPED * wsservice_config_hooks: --service-url tests a service that is already running, *"])
+    result.stdout.fnmatch_lines(
+        ["SKIPPED * wsservice_config_hooks: --service-url tests a service that is already running, *"]
+    )
     assert log.read_text().count("connection opened") == before + 1  # our echo reached it
 
 
@@ -74,7 +81,9 @@ def test_service_url_not_ready_fails_at_the_deadline(project, scaled):
     port = free_port()
     project.makepyfile("def test_it(service_handle):\n    pass\n")
     started = time.monotonic()
-    result = project.runpytest_inprocess("-p", "no:xdist", f"--service-url=http://127.0.0.1:{port}", "--service-start-timeout=0.5")
+    result = project.runpytest_inprocess(
+        "-p", "no:xdist", f"--service-url=http://127.0.0.1:{port}", "--service-start-timeout=0.5"
+    )
     assert time.monotonic() - started < 0.5 + scaled(2)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(

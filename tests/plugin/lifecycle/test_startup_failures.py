@@ -5,6 +5,7 @@ everything, in a session of its own) takes the service's port in a few ways: bef
 start, or from inside the first start attempt (as another xdist worker's service would,
 between the plugin's pick and the service's bind).
 """
+# ruff: noqa: E501  (long lines are expected messages and inner test sources, kept verbatim)
 
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugin.lifecycle.lifecycle_helpers import pid_alive
 from pytest_wsservice.errors import ServiceStartTimeout
 from pytest_wsservice.service.ports import free_port
 from pytest_wsservice.service.process import ServiceProcess
+from tests.plugin.lifecycle.lifecycle_helpers import pid_alive
 
 SQUATTER = """
 import http.server, sys
@@ -97,7 +98,9 @@ def stand_in(project, tmp_path, squatters):
             "MODE": mode,
         }
         with open(project.path / "conftest.py", "a") as conftest:
-            conftest.write(f"\nimport pytest\n\n@pytest.fixture(scope='session')\ndef service_env():\n    return {env!r}\n")
+            conftest.write(
+                f"\nimport pytest\n\n@pytest.fixture(scope='session')\ndef service_env():\n    return {env!r}\n"
+            )
         return shlex.join([sys.executable, str(tmp_path / "stand_in.py"), "{config}"])
 
     configure.first_attempt = first_attempt  # type: ignore[attr-defined]
@@ -124,9 +127,13 @@ def error_block(result) -> list[str]:
 
 
 def test_exit_is_reported_at_once_with_its_stderr(project, tmp_path, scaled):
-    """A service that exits on a bad config is reported as soon as it exits, with its exit status and stderr line, not after the start timeout."""
+    """A service that exits on a bad config is reported as soon as it exits, with its exit status and stderr line, not
+    after the start timeout.
+    """
     config = tmp_path / "static_config.yaml"
-    config.write_text("components_manager:\n  components:\n    websocket-handler: {path: /chat, max-remote-payload: -1}\n")
+    config.write_text(
+        "components_manager:\n  components:\n    websocket-handler: {path: /chat, max-remote-payload: -1}\n"
+    )
     project.makepyfile("def test_it(service_handle):\n    pass\n")
     started = time.monotonic()
     result = project.runpytest_inprocess("-p", "no:xdist", f"--service-config={config}", "--service-start-timeout=60")
@@ -167,24 +174,38 @@ http.server.HTTPServer((listener["host"], listener["port"]), Unavailable).serve_
 
 @pytest.mark.parametrize("case", list(NEVER_READY))
 def test_up_but_never_ready_fails_at_the_deadline(tmp_path, sample_dir, scaled, case):
-    """A service that is up but never answers the ping with 200 fails at the start deadline, within 0.5 s of it, and is stopped."""
+    """A service that is up but never answers the ping with 200 fails at the start deadline, within 0.5 s of it, and is
+    stopped.
+    """
     import yaml
 
     from pytest_wsservice.service.config import PatchListener, build_service_config, write_service_config
 
     port = free_port()
-    config = build_service_config(yaml.safe_load((sample_dir / "static_config.yaml").read_text()), {}, [("l", PatchListener("127.0.0.1", port))])
+    config = build_service_config(
+        yaml.safe_load((sample_dir / "static_config.yaml").read_text()), {}, [("l", PatchListener("127.0.0.1", port))]
+    )
     path = write_service_config(config, tmp_path)
     script = tmp_path / "service.py"
     script.write_text(textwrap.dedent(NEVER_READY[case]))
     started = time.monotonic()
     with pytest.raises(ServiceStartTimeout) as excinfo:
-        ServiceProcess.start([sys.executable, str(script), str(path)], log_path=tmp_path / "log", port=port, ping_path="/ping", timeout=1.0)
+        ServiceProcess.start(
+            [sys.executable, str(script), str(path)],
+            log_path=tmp_path / "log",
+            port=port,
+            ping_path="/ping",
+            timeout=1.0,
+        )
     elapsed = time.monotonic() - started
     assert 1.0 <= elapsed < 1.0 + scaled(0.5)
-    last = {"accepts, never answers": "connected, no answer within * s", "answers 503": "answered 'HTTP/1.0 503 Service Unavailable'"}[case]
+    last = {
+        "accepts, never answers": "connected, no answer within * s",
+        "answers 503": "answered 'HTTP/1.0 503 Service Unavailable'",
+    }[case]
     assert fnmatch.fnmatch(
-        str(excinfo.value), f"* was not ready within 1 s; probed GET http://127.0.0.1:{port}/ping answering 200 (last attempt: {last}) *"
+        str(excinfo.value),
+        f"* was not ready within 1 s; probed GET http://127.0.0.1:{port}/ping answering 200 (last attempt: {last}) *",
     ), str(excinfo.value)
     with pytest.raises(OSError):  # nothing listens any more: the process is gone
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -194,7 +215,9 @@ def test_up_but_never_ready_fails_at_the_deadline(tmp_path, sample_dir, scaled, 
 
 
 def test_fixed_port_taken_by_someone_else_is_a_clear_error(project, tmp_path, squatters, scaled):
-    """A --service-port that another process listens on fails at once with one line naming the port, the process holding it and what to do."""
+    """A --service-port that another process listens on fails at once with one line naming the port, the process
+    holding it and what to do.
+    """
     import subprocess
 
     port = free_port()
@@ -224,7 +247,9 @@ def test_fixed_port_taken_by_someone_else_is_a_clear_error(project, tmp_path, sq
 
 @pytest.mark.parametrize("mode", ["exit", "answer"])
 def test_port_of_our_choosing_taken_first_is_retried_on_another(project, stand_in, mode):
-    """When another process takes the port the plugin chose before the service binds it, the plugin starts the service again on a fresh port, whether the service exited or the other process answered the probe."""
+    """When another process takes the port the plugin chose before the service binds it, the plugin starts the service
+    again on a fresh port, whether the service exited or the other process answered the probe.
+    """
     command = stand_in(mode)
     project.makepyfile(RECORD_PORT)
     result = project.runpytest_inprocess("-p", "no:xdist", f"--service-command={command}")
@@ -237,7 +262,9 @@ def test_port_of_our_choosing_taken_first_is_retried_on_another(project, stand_i
 
 
 def test_port_taken_on_every_attempt_is_not_retried_forever(project, stand_in, scaled):
-    """A service that gets its port taken on every attempt (it does it itself) is given up on after a few fresh ports, saying so."""
+    """A service that gets its port taken on every attempt (it does it itself) is given up on after a few fresh ports,
+    saying so.
+    """
     command = stand_in("always answer")
     project.makepyfile(RECORD_PORT)
     started = time.monotonic()
@@ -255,7 +282,9 @@ def test_port_taken_on_every_attempt_is_not_retried_forever(project, stand_in, s
 
 
 def test_probe_answered_by_another_process_on_a_fixed_port_is_an_error(project, stand_in, scaled):
-    """With a fixed port, a probe that reaches a process outside the service fails the start at once, naming that process, instead of testing the wrong service."""
+    """With a fixed port, a probe that reaches a process outside the service fails the start at once, naming that
+    process, instead of testing the wrong service.
+    """
     command = stand_in("answer")
     port = free_port()
     project.makepyfile(RECORD_PORT)
@@ -295,7 +324,9 @@ def test_fixed_port_lost_to_another_process_during_the_start_names_it(project, s
     )
     output = result.stdout.lines
     if any(fnmatch.fnmatch(line, exited) for line in output):
-        result.stdout.fnmatch_lines([exited, "Last 1 line of its log *", f"cannot listen on 127.0.0.1:{port}: address already in use"])
+        result.stdout.fnmatch_lines(
+            [exited, "Last 1 line of its log *", f"cannot listen on 127.0.0.1:{port}: address already in use"]
+        )
     else:
         result.stdout.fnmatch_lines([reached])
 

@@ -1,4 +1,5 @@
 """pytest-xdist: one service per worker, no port clashes, restarts counted across workers."""
+# ruff: noqa: E501  (long lines are expected messages and inner test sources, kept verbatim)
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_functional_suite_under_two_workers(scaled):
-    """The repository's functional suite passes under `pytest -n 2`, each worker with its own service."""
+    """The repository's client suite (tests/clients) passes under `pytest -n 2`, each worker with its own service."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_XDIST", "PYTEST_ADDOPTS"))}
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "2", "tests/functional"],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "2", "tests/clients"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -27,7 +28,9 @@ def test_functional_suite_under_two_workers(scaled):
 
 
 def test_four_workers_four_services_no_clash(project, tmp_path):
-    """Under `-n 4` each worker starts one service on its own port, the listener on that port is its own process, and logs are per worker."""
+    """Under `-n 4` each worker starts one service on its own port, the listener on that port is its own process, and
+    logs are per worker.
+    """
     records = tmp_path / "records"
     records.mkdir()
     project.makepyfile(
@@ -54,7 +57,7 @@ def test_four_workers_four_services_no_clash(project, tmp_path):
         services.setdefault(record["worker"], set()).add((record["pid"], record["port"], record["log"]))
     assert sorted(services) == ["gw0", "gw1", "gw2", "gw3"]
     assert all(len(found) == 1 for found in services.values())  # one service per worker, never restarted
-    pids, ports, logs = zip(*(next(iter(found)) for found in services.values()))
+    pids, ports, logs = zip(*(next(iter(found)) for found in services.values()), strict=True)
     assert len(set(pids)) == len(set(ports)) == len(set(logs)) == 4
     result.stdout.no_fnmatch_line("*the service was restarted*")
 

@@ -1,4 +1,5 @@
 """ServiceProcess and the readiness wait, used directly as a script would, without pytest fixtures."""
+# ruff: noqa: E501  (long lines are expected messages and inner test sources, kept verbatim)
 
 from __future__ import annotations
 
@@ -13,15 +14,15 @@ import time
 import pytest
 import yaml
 
-from tests.plugin.plugin_helpers import pid_alive
-from pytest_wsservice.service.config import MakePathsAbsolute, PatchListener, build_service_config, write_service_config
 from pytest_wsservice.errors import ServiceStartError, ServiceStartTimeout
-from pytest_wsservice.service.ports import free_port
+from pytest_wsservice.service.config import MakePathsAbsolute, PatchListener, build_service_config, write_service_config
 from pytest_wsservice.service.exits import StopResult, describe_returncode
 from pytest_wsservice.service.logfile import read_log_tail
-from pytest_wsservice.service.process import ServiceProcess
+from pytest_wsservice.service.ports import free_port
 from pytest_wsservice.service.probe import NotifySocket, Probe
+from pytest_wsservice.service.process import ServiceProcess
 from pytest_wsservice.service.startup import wait_until_ready
+from tests.plugin.plugin_helpers import pid_alive
 
 
 @pytest.fixture
@@ -77,9 +78,13 @@ def test_each_readiness_signal_alone(tmp_path, sample_command, scaled, signal_na
 
 
 def test_start_returns_a_ready_handle(tmp_path, sample_command, scaled):
-    """ServiceProcess.start, as a script uses it, returns once the service answers, with a handle, and stops it on exit."""
+    """ServiceProcess.start, as a script uses it, returns once the service answers, with a handle, and stops it on
+    exit.
+    """
     command, port = sample_command
-    with ServiceProcess.start(command, log_path=tmp_path / "log", port=port, ping_path="/ping", timeout=scaled(20)) as service:
+    with ServiceProcess.start(
+        command, log_path=tmp_path / "log", port=port, ping_path="/ping", timeout=scaled(20)
+    ) as service:
         assert str(service.handle.base_url) == f"http://127.0.0.1:{port}/"
         assert service.handle.pid == service.pid
         import urllib.request
@@ -91,7 +96,9 @@ def test_start_returns_a_ready_handle(tmp_path, sample_command, scaled):
 
 
 def test_exit_before_ready_is_noticed_at_once(tmp_path, scaled):
-    """A process that dies before it is ready fails the start immediately, naming the signal, with only its own log lines."""
+    """A process that dies before it is ready fails the start immediately, naming the signal, with only its own log
+    lines.
+    """
     log = tmp_path / "log"
     log.write_text("an earlier run's line\n")
     command = script(
@@ -124,17 +131,25 @@ def test_timeout_kills_the_process(tmp_path, scaled):
     elapsed = time.monotonic() - started
     assert 0.3 <= elapsed < 0.3 + scaled(1)
     message = str(excinfo.value)
-    assert f"was not ready within 0.3 s; probed a TCP connect to 127.0.0.1:{port} (last attempt: Connection refused)." in message
+    assert (
+        f"was not ready within 0.3 s; probed a TCP connect to 127.0.0.1:{port} (last attempt: Connection refused)."
+        in message
+    )
     assert not pid_alive(int(excinfo.value.log_tail))
 
 
 def test_missing_and_unexecutable_programs(tmp_path):
     """A missing program and a file without execute permission are each reported in one line naming them."""
-    with pytest.raises(ServiceStartError, match=r"^cannot start the service: executable 'no-such-program' was not found \(command: no-such-program --flag\)\.$"):
+    with pytest.raises(
+        ServiceStartError,
+        match=r"^cannot start the service: executable 'no-such-program' was not found \(command: no-such-program --flag\)\.$",
+    ):
         ServiceProcess.spawn(["no-such-program", "--flag"], log_path=tmp_path / "log")
     plain = tmp_path / "plain.txt"
     plain.write_text("not a program")
-    with pytest.raises(ServiceStartError, match=rf"^cannot start the service: '{plain}' is not executable \(command: {plain}\)\.$"):
+    with pytest.raises(
+        ServiceStartError, match=rf"^cannot start the service: '{plain}' is not executable \(command: {plain}\)\.$"
+    ):
         ServiceProcess.spawn([str(plain)], log_path=tmp_path / "log")
 
 

@@ -122,5 +122,5 @@ def test_build_recipe_applies_extra_hooks_last(tmp_path: Path, sample_config: Pa
 
 def test_build_recipe_reports_a_missing_config(tmp_path: Path) -> None:
     settings = parse_settings({"service-config": raw(str(tmp_path / "nope.yaml"), "--service-config")})
-    with pytest.raises(ServiceConfigError, match="nope.yaml"):
+    with pytest.raises(ServiceConfigError, match=r"nope\.yaml"):
         build_recipe(settings, tmpdir=tmp_path)
