@@ -54,7 +54,7 @@ def _may_start_early(config: pytest.Config) -> bool:
         and not getattr(option, "setupplan", False)
         and not getattr(option, "showfixtures", False)
         and not getattr(option, "show_fixtures_per_test", False)
-        and not config.getoption("service_runner_mode", False)
+        and not settings.runner_mode
         and settings.service_url is None
         and not config.pluginmanager.has_plugin("dsession")  # the xdist controller: its workers start services
     )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .settings import settings_of
 from .state import STATE
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.getoption("service_runner_mode", False):
+    if not settings_of(config).runner_mode:
         return
     # Run one item instead of the tests: it starts the service through the same
     # fixtures (and the user's overrides of them) and waits for Ctrl-C.

@@ -104,11 +104,11 @@ def pytest_configure(config: pytest.Config) -> None:
         if setting is not None:
             raw[name] = setting
     try:
-        settings = parse_settings(raw, worker_id(config))
+        settings = parse_settings(raw, worker_id(config), runner_mode=bool(config.getoption("service_runner_mode")))
     except ValueError as error:  # a bad value is a usage error now, not a silent default
         raise pytest.UsageError(str(error)) from None
     config.stash[SETTINGS] = settings
-    if config.getoption("service_runner_mode", False):
+    if settings.runner_mode:
         if getattr(config.option, "numprocesses", None):
             raise pytest.UsageError("--service-runner-mode runs one service by hand; it cannot be combined with -n.")
         if settings.service_url is not None:

@@ -105,6 +105,7 @@ class Settings:
         service_url: ``--service-url`` as given, or ``None`` (:func:`~.handle.parse_service_url`
             turns it into the base URL).
         early_start: ``--service-early-start``.
+        runner_mode: ``--service-runner-mode`` (a flag with no ini twin).
         worker_id: The xdist worker (``"gw0"``), or ``None``.
         configured: Whether an option that configures the service is set (for the early start).
         origins: Option name -> where it was set, for messages.
@@ -122,6 +123,7 @@ class Settings:
     websocket_timeout: float = DEFAULT_WEBSOCKET_TIMEOUT
     service_url: str | None = None
     early_start: bool = True
+    runner_mode: bool = False
     worker_id: str | None = None
     configured: bool = False
     origins: Mapping[str, str] = field(default_factory=dict)
@@ -191,7 +193,9 @@ def parse_early_start(raw: RawSetting | None) -> bool:
     return value
 
 
-def parse_settings(raw: Mapping[str, RawSetting], worker_id: str | None = None) -> Settings:
+def parse_settings(
+    raw: Mapping[str, RawSetting], worker_id: str | None = None, *, runner_mode: bool = False
+) -> Settings:
     """Parse the options that are set (name without dashes -> :class:`RawSetting`) into :class:`Settings`.
 
     Raises:
@@ -229,6 +233,7 @@ def parse_settings(raw: Mapping[str, RawSetting], worker_id: str | None = None) 
     return Settings(
         **values,
         early_start=parse_early_start(raw.get("service-early-start")),
+        runner_mode=runner_mode,
         worker_id=worker_id,
         configured=any(name not in _NOT_CONFIGURING for name in raw),
         origins={name: setting.origin for name, setting in raw.items()},
