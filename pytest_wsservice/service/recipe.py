@@ -23,7 +23,8 @@ Three things live here, and nothing else builds them:
   one of them; the early start (which runs before fixtures exist) calls
   :func:`build_recipe` itself. Both therefore build the same recipe from the same settings.
 
-Nothing here imports pytest; PyYAML and yarl are imported only by the steps that need them.
+Nothing here imports pytest; PyYAML, yarl and even socket are imported only by the steps that need them,
+so parsing the options at pytest start costs next to nothing.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import ServiceConfigError
-from .ports import worker_port
 
 if TYPE_CHECKING:
     from yarl import URL
@@ -176,6 +176,8 @@ def _parse_log_level(raw: RawSetting) -> str:
 
 
 def _parse_port(raw: RawSetting, worker_id: str | None) -> int:
+    from .ports import worker_port  # not at module level: socket is not needed to parse options
+
     port = int(_number(raw, int, "a port number from 1 to 65535", 1, 65535))
     try:
         return worker_port(port, worker_id)
