@@ -80,7 +80,7 @@ SPLIT_CONFTEST = textwrap.dedent(
 SPLIT_TEST = textwrap.dedent(
     """
     from websockets.frames import Opcode
-    from tests.clients.wire_frames import echo_frames
+    from wire_frames import echo_frames  # the copy written into the inner project
 
     async def test_split(service_start, websocket_client):
         message = 'abcdefghij' * 250
