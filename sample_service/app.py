@@ -15,6 +15,7 @@ from .chat import CLOSE_GOING_AWAY, ChatHandler
 from .config import ServiceConfig
 from .dynamic_config import DynamicConfig
 from .state import BROADCAST_ROOM, CHATS, DYNAMIC_CONFIG, SERVICE_CONFIG
+from .testpoint import TESTPOINTS, Testpoints
 
 __all__ = ["ListenError", "build_app", "notify_ready", "serve"]
 
@@ -41,6 +42,8 @@ def build_app(config: ServiceConfig) -> web.Application:
     app[SERVICE_CONFIG] = config
     app[DYNAMIC_CONFIG] = DynamicConfig(config.dynamic_config)
     app[CHATS] = set()
+    app[TESTPOINTS] = Testpoints.from_config(config)
+    app.on_cleanup.append(app[TESTPOINTS].on_cleanup)
     if config.ping_path is not None:
         app.router.add_get(config.ping_path, ping)
     chat = ChatHandler(

@@ -50,6 +50,7 @@ DEFAULT_FRAGMENT_SIZE = 65536
 DEFAULT_SHUTDOWN_GRACE_PERIOD = 2.0
 DEFAULT_BROADCAST_MAX_QUEUE = 100
 DEFAULT_TESTS_CONTROL_PATH = "/tests/control"
+DEFAULT_TESTPOINT_TIMEOUT = 1.0  # userver's default for tests-control.testpoint-timeout
 
 _VAR_NAME = re.compile(r"[A-Za-z0-9_.\-]+\Z")
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*\Z")
@@ -94,6 +95,10 @@ class ServiceConfig:
     broadcast_max_remote_payload: int = DEFAULT_MAX_REMOTE_PAYLOAD
     broadcast_max_queue: int = DEFAULT_BROADCAST_MAX_QUEUE  # messages waiting for one client
     tests_control_path: str | None = None  # None: no tests-control component
+    testpoint_url: str | None = None  # tests-control.testpoint-url; None: testpoints are off
+    testpoint_timeout: float = DEFAULT_TESTPOINT_TIMEOUT  # seconds, tests-control.testpoint-timeout
+    skip_unregistered_testpoints: bool = False  # tests-control.skip-unregistered-testpoints
+    tests_control_secret: str | None = field(default=None, repr=False)  # tests-control.secret
 
 
 def _describe(value: Any) -> str:
@@ -214,6 +219,19 @@ def _non_empty_str(value: Any) -> str:
 def _url_path(value: Any) -> str:
     if not isinstance(value, str) or not value.startswith("/"):
         raise ValueError("a URL path starting with '/'")
+    return value
+
+
+def _http_url(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")) or len(value) < 10:
+        raise ValueError("an http:// or https:// URL")
+    return value
+
+
+def _secret(value: Any) -> str:
+    # Never part of an error: the message says what is expected, and the caller does not quote secrets.
+    if not isinstance(value, str) or not value:
+        raise ValueError("a non-empty string")
     return value
 
 
@@ -386,12 +404,17 @@ def load_config(config_path: str | os.PathLike[str], config_vars_path: str | os.
         broadcast_max_remote_payload = broadcast.value("max-remote-payload", _positive_int, DEFAULT_MAX_REMOTE_PAYLOAD)
         broadcast_max_queue = broadcast.value("max-queue-size", _positive_int, DEFAULT_BROADCAST_MAX_QUEUE)
 
-    tests_control_path = None
+    tests_control_path = testpoint_url = tests_control_secret = None
+    testpoint_timeout, skip_unregistered_testpoints = DEFAULT_TESTPOINT_TIMEOUT, False
     tests_control = components.section("tests-control", required=False)
     if tests_control is not None and tests_control.value("load-enabled", _bool, True):
         tests_control_path = tests_control.value("path", _url_path, DEFAULT_TESTS_CONTROL_PATH)
         if tests_control_path in taken:
             raise ConfigError(path, f"{tests_control.path}.path", f"{tests_control_path!r} is also the path of {taken[tests_control_path]}; pick another")
+        testpoint_url = tests_control.value("testpoint-url", _http_url, None)
+        testpoint_timeout = tests_control.value("testpoint-timeout", _duration, DEFAULT_TESTPOINT_TIMEOUT)
+        skip_unregistered_testpoints = tests_control.value("skip-unregistered-testpoints", _bool, False)
+        tests_control_secret = tests_control.value("secret", _secret, None)
 
     if dynamic_config_path is not None:
         from .dynamic_config import DEFAULTS, check_values
@@ -418,4 +441,8 @@ def load_config(config_path: str | os.PathLike[str], config_vars_path: str | os.
         broadcast_max_remote_payload=broadcast_max_remote_payload,
         broadcast_max_queue=broadcast_max_queue,
         tests_control_path=tests_control_path,
+        testpoint_url=testpoint_url,
+        testpoint_timeout=testpoint_timeout,
+        skip_unregistered_testpoints=skip_unregistered_testpoints,
+        tests_control_secret=tests_control_secret,
     )
