@@ -18,7 +18,15 @@ from typing import Any, Callable
 
 import pytest
 import yaml
-from sample_helpers import RawWebSocket, config_dict, free_port, http_get, start_sample, write_config
+
+from tests.sample_service.sample_helpers import (
+    RawWebSocket,
+    config_dict,
+    free_port,
+    http_get,
+    start_sample,
+    write_config,
+)
 
 COMPONENTS = "components_manager.components"
 
