@@ -25,6 +25,7 @@ The handshake, the close code echo and the protocol checks are those of ``/chat`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -78,10 +79,9 @@ class BroadcastHandler(ChatHandler):
     async def serve(self, request: web.Request, connection: ChatConnection, transport: Any, writer: Any) -> None:
         sock = transport.get_extra_info("socket") if transport is not None else None
         if sock is not None:
-            try:
+            # Not fatal if refused: the queue limit still applies, only later.
+            with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
-            except OSError:  # not fatal: the queue limit still applies, only later
-                pass
         room = request.app[BROADCAST_ROOM]
         settings = request.app[DYNAMIC_CONFIG]
         member = Member(connection, request.query.get("user"), self.max_queue)
