@@ -34,7 +34,9 @@ async def ping(request: web.Request) -> web.Response:
 def build_app(config: ServiceConfig) -> web.Application:
     """Create the application for ``config``: ``/ping``, the chat, broadcast and tests-control handlers.
 
-    ``/ping``, ``/broadcast`` and tests-control only if the config has them. The dynamic
+    ``/ping``, ``/broadcast``, tests-control and the optional handler components
+    (``/handler-alt``, ``/duplex``, ``/private``, ``/feed``, the chat page: see
+    :mod:`sample_service.handlers`) only if the config has them. The dynamic
     config starts from the fallback file's contents and lives in ``app[DYNAMIC_CONFIG]``;
     handlers read it at request time.
     """
@@ -69,6 +71,10 @@ def build_app(config: ServiceConfig) -> web.Application:
         control = TestsControlHandler()
         app.router.add_get(config.tests_control_path, control.__call__)
         app.router.add_post(config.tests_control_path, control.__call__)
+    if config.handlers:  # the optional handler components (sample_service/handlers.py)
+        from .handlers import add_handlers
+
+        add_handlers(app, config)
     return app
 
 

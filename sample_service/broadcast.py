@@ -102,7 +102,7 @@ class BroadcastHandler(ChatHandler):
                 elif kind is _BINARY:
                     data = payload = msg.data
                 else:
-                    await self._on_end(connection, msg)
+                    await self.on_end(connection, msg)
                     return
                 connection.messages += 1
                 if settings.log_messages:

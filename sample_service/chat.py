@@ -15,6 +15,17 @@ than userver's echo sample:
   exclusive), and one byte more closes with 1009;
 - aiohttp always sends a message as one frame, so longer messages are fragmented here;
 - aiohttp accepts unmasked client frames; :mod:`sample_service.masking` rejects them.
+
+Two things replace an echo, on ``/chat`` and on every handler built on this one that echoes
+(``/handler-alt``, ``/private``, ``/duplex``; not ``/broadcast`` or ``/feed``):
+
+- the text message ``close`` makes the service close the connection with 1001, as
+  userver's functional-test service does;
+- while the ``chat-message-received`` testpoint is enabled, the service calls it with
+  ``{"path": PATH, "type": "text"|"binary", "size": BYTES}`` (plus ``"text"`` for a text
+  message) and waits for the answer; ``{"close": CODE}`` closes the connection with CODE
+  instead of echoing (a CODE that may not be sent is logged and ignored). Testpoints are
+  called before the ``close`` check, so they see that message too.
 """
 
 from __future__ import annotations
@@ -40,18 +51,22 @@ from .connection import (
 from .handshake import check_handshake, format_peer, reject
 from .masking import MaskCheck
 from .state import CHATS, DYNAMIC_CONFIG
+from .testpoint import TESTPOINTS
 
 if TYPE_CHECKING:
-    from .dynamic_config import DynamicConfig
+    from .testpoint import Testpoints
 
 __all__ = [
     "CLOSE_ABNORMAL",
+    "CLOSE_COMMAND",
     "CLOSE_GOING_AWAY",
     "CLOSE_INTERNAL_ERROR",
     "CLOSE_NORMAL",
     "CLOSE_PROTOCOL_ERROR",
+    "MESSAGE_RECEIVED_TESTPOINT",
     "ChatConnection",
     "ChatHandler",
+    "PlainEchoHandler",
     "is_valid_close_code",
     "log_message",
 ]
@@ -63,6 +78,12 @@ _BINARY = WSMsgType.BINARY
 _CLOSE = WSMsgType.CLOSE
 _ERROR = WSMsgType.ERROR
 _CONTINUATION = WSMsgType.CONTINUATION
+
+#: The text message that makes an echo path close with 1001.
+CLOSE_COMMAND = "close"
+
+#: The testpoint called for every message an echo path receives.
+MESSAGE_RECEIVED_TESTPOINT = "chat-message-received"
 
 _HEADER_16 = struct.Struct("!BBH").pack
 _HEADER_64 = struct.Struct("!BBQ").pack
@@ -96,9 +117,18 @@ class ChatHandler:
         """The error response for a request this handler refuses, ``None`` to accept it."""
         return check_handshake(request)
 
+    async def authorize(self, request: web.Request) -> web.Response | None:
+        """Called after :meth:`check_request` accepted, before the ``101``: a response refuses.
+
+        ``/chat`` accepts everyone; ``/private`` asks its auth service here.
+        """
+        return None
+
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         peer = format_peer(request.transport.get_extra_info("peername") if request.transport else None)
         rejection = self.check_request(request)
+        if rejection is None:
+            rejection = await self.authorize(request)
         if rejection is not None:
             logger.info(
                 "handshake rejected peer=%s path=%s status=%d reason=%r",
@@ -158,9 +188,57 @@ class ChatHandler:
 
     async def serve(self, request: web.Request, connection: ChatConnection, transport: Any, writer: Any) -> None:
         """Handle the open connection until it ends: here, echo every message."""
-        await self._echo(connection, transport, writer, request.app[DYNAMIC_CONFIG])
+        await self.echo(request, connection, transport, writer)
 
-    async def _echo(self, connection: ChatConnection, transport: Any, writer: Any, settings: DynamicConfig) -> None:
+    async def close_instead(
+        self, testpoints: Testpoints, connection: ChatConnection, kind: WSMsgType, data: str | bytes
+    ) -> tuple[int, str] | None:
+        """The (code, reason) to close with instead of echoing this message, or ``None`` to echo it.
+
+        Calls the ``chat-message-received`` testpoint while it is enabled, then looks for the
+        ``close`` text message.
+        """
+        if testpoints.is_enabled(MESSAGE_RECEIVED_TESTPOINT):
+            size = len(data.encode()) if isinstance(data, str) else len(data)
+            info: dict[str, Any] = {
+                "path": connection.path,
+                "type": "text" if kind is _TEXT else "binary",
+                "size": size,
+            }
+            if isinstance(data, str):
+                info["text"] = data
+            answer = await testpoints.call(MESSAGE_RECEIVED_TESTPOINT, info)
+            if isinstance(answer, dict) and "close" in answer:
+                code = answer["close"]
+                if isinstance(code, int) and not isinstance(code, bool) and is_valid_close_code(code):
+                    return code, f"closed by testpoint {MESSAGE_RECEIVED_TESTPOINT}"
+                logger.warning(
+                    "testpoint %s answered close=%.60r, not a close code the service may send; echoing",
+                    MESSAGE_RECEIVED_TESTPOINT,
+                    code,
+                )
+        if kind is _TEXT and data == CLOSE_COMMAND:
+            return CLOSE_GOING_AWAY, "close requested"
+        return None
+
+    async def echo(
+        self,
+        request: web.Request,
+        connection: ChatConnection,
+        transport: Any,
+        writer: Any,
+        *,
+        text_prefix: bytes | None = None,
+    ) -> None:
+        """Echo every message until the connection ends.
+
+        Text messages get ``text_prefix`` in front, or, when it is ``None``, the dynamic
+        config's ``WEBSOCKET_ECHO_PREFIX`` (read per message, so a change applies to open
+        connections at once).
+        """
+        settings = request.app[DYNAMIC_CONFIG]
+        testpoints = request.app[TESTPOINTS]
+        watch = testpoints.available  # fixed at start: without a testpoint-url the check costs nothing
         ws = connection.ws
         receive = ws.receive
         send_frame = ws.send_frame
@@ -169,25 +247,29 @@ class ChatHandler:
             msg = await receive()
             kind = msg.type
             if kind is _TEXT:
-                payload = msg.data.encode()
-                # The dynamic config is read per message (an attribute load), so a change
-                # applies to open connections at once.
-                prefix = settings.echo_prefix
+                data = msg.data
+                payload = data.encode()
+                prefix = settings.echo_prefix if text_prefix is None else text_prefix
                 if prefix:
                     payload = prefix + payload
             elif kind is _BINARY:
-                payload = msg.data
+                data = payload = msg.data
             else:
-                await self._on_end(connection, msg)
+                await self.on_end(connection, msg)
                 return
             connection.messages += 1
             if settings.log_messages:  # written before the echo, so a client that got it can read the line
-                log_message(connection, kind, msg.data)
+                log_message(connection, kind, data)
+            if watch or (kind is _TEXT and data == CLOSE_COMMAND):
+                verdict = await self.close_instead(testpoints, connection, kind, data)
+                if verdict is not None:
+                    await connection.close(*verdict)
+                    return
             try:
                 if len(payload) <= fragment_size:
                     await send_frame(payload, kind)
                 else:
-                    await self._send_fragmented(transport, writer, ws, payload, kind)
+                    await self.send_fragmented(transport, writer, ws, payload, kind)
             except ConnectionError as exc:
                 # The peer vanished or a concurrent close (shutdown) already ended the stream.
                 if connection.close_code is None:
@@ -196,7 +278,7 @@ class ChatHandler:
                     logger.info("send failed peer=%s path=%s error=%r", connection.peer, connection.path, exc)
                 return
 
-    async def _on_end(self, connection: ChatConnection, msg: Any) -> None:
+    async def on_end(self, connection: ChatConnection, msg: Any) -> None:
         """Finish the closing handshake for whatever ended the message stream."""
         ws = connection.ws
         kind = msg.type
@@ -238,7 +320,7 @@ class ChatHandler:
             connection.close_code = CLOSE_ABNORMAL
             connection.initiator = "network"
 
-    async def _send_fragmented(
+    async def send_fragmented(
         self, transport: Any, writer: Any, ws: web.WebSocketResponse, payload: bytes, opcode: int
     ) -> None:
         """Send ``payload`` as frames of at most ``fragment_size`` bytes.
@@ -265,3 +347,10 @@ class ChatHandler:
             first_byte = 0  # continuation, FIN clear
         await ws.send_frame(bytes(view[last_start:]), _CONTINUATION)
         await writer.drain()
+
+
+class PlainEchoHandler(ChatHandler):
+    """``websocket-handler-alt``: the echo of ``/chat`` without ``WEBSOCKET_ECHO_PREFIX`` (userver's plain echo)."""
+
+    async def serve(self, request: web.Request, connection: ChatConnection, transport: Any, writer: Any) -> None:
+        await self.echo(request, connection, transport, writer, text_prefix=b"")

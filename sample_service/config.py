@@ -33,8 +33,12 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from functools import partial  # sample-handlers
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+if TYPE_CHECKING:
+    from .handler_config import HandlerConfig  # sample-handlers: the optional handler components
 
 __all__ = ["ConfigError", "ServiceConfig", "load_config", "DEFAULT_CONFIG_PATH"]
 
@@ -99,6 +103,8 @@ class ServiceConfig:
     testpoint_timeout: float = DEFAULT_TESTPOINT_TIMEOUT  # seconds, tests-control.testpoint-timeout
     skip_unregistered_testpoints: bool = False  # tests-control.skip-unregistered-testpoints
     tests_control_secret: str | None = field(default=None, repr=False)  # tests-control.secret
+    # sample-handlers: the optional handler components the config names, by component name.
+    handlers: dict[str, HandlerConfig] = field(default_factory=dict)
 
 
 def _describe(value: Any) -> str:
@@ -404,6 +410,32 @@ def load_config(config_path: str | os.PathLike[str], config_vars_path: str | os.
         broadcast_max_remote_payload = broadcast.value("max-remote-payload", _positive_int, DEFAULT_MAX_REMOTE_PAYLOAD)
         broadcast_max_queue = broadcast.value("max-queue-size", _positive_int, DEFAULT_BROADCAST_MAX_QUEUE)
 
+    # --- sample-handlers: the optional handler components (see sample_service/handler_config.py) ---
+    from .handler_config import FEED, HANDLER_COMPONENTS, PRIVATE, HandlerConfig, check_url
+
+    handlers: dict[str, HandlerConfig] = {}
+    for name in HANDLER_COMPONENTS:
+        section = components.section(name, required=False)
+        if section is None:
+            continue
+        handler_path = section.value("path", _url_path)
+        if handler_path in taken:
+            raise ConfigError(path, f"{section.path}.path", f"{handler_path!r} is also the path of {taken[handler_path]}; pick another")
+        taken[handler_path] = name
+        # An undefined $var leaves a URL unset: /private then answers 503 and /feed closes with 1011.
+        private, feed = name == PRIVATE, name == FEED
+        handlers[name] = HandlerConfig(
+            component=name,
+            path=handler_path,
+            max_remote_payload=section.value("max-remote-payload", _positive_int, DEFAULT_MAX_REMOTE_PAYLOAD),
+            fragment_size=section.value("fragment-size", _positive_int, DEFAULT_FRAGMENT_SIZE),
+            auth_url=section.value("auth-url", partial(check_url, "auth-url"), None) if private else None,
+            auth_timeout=section.value("auth-timeout", _duration, HandlerConfig.auth_timeout) if private else HandlerConfig.auth_timeout,
+            upstream_url=section.value("upstream-url", partial(check_url, "upstream-url"), None) if feed else None,
+            connect_timeout=section.value("connect-timeout", _duration, HandlerConfig.connect_timeout) if feed else HandlerConfig.connect_timeout,
+        )
+    # --- end of sample-handlers' block ---
+
     tests_control_path = testpoint_url = tests_control_secret = None
     testpoint_timeout, skip_unregistered_testpoints = DEFAULT_TESTPOINT_TIMEOUT, False
     tests_control = components.section("tests-control", required=False)
@@ -445,4 +477,5 @@ def load_config(config_path: str | os.PathLike[str], config_vars_path: str | os.
         testpoint_timeout=testpoint_timeout,
         skip_unregistered_testpoints=skip_unregistered_testpoints,
         tests_control_secret=tests_control_secret,
+        handlers=handlers,  # sample-handlers
     )
