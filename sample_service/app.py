@@ -14,6 +14,7 @@ from aiohttp import web
 from .chat import CLOSE_GOING_AWAY, ChatHandler
 from .config import ServiceConfig
 from .dynamic_config import DynamicConfig
+from .mocked_time import MOCKED_TIME, MockedTime
 from .state import BROADCAST_ROOM, CHATS, DYNAMIC_CONFIG, SERVICE_CONFIG
 from .testpoint import TESTPOINTS, Testpoints
 
@@ -46,6 +47,7 @@ def build_app(config: ServiceConfig) -> web.Application:
     app[CHATS] = set()
     app[TESTPOINTS] = Testpoints.from_config(config)
     app.on_cleanup.append(app[TESTPOINTS].on_cleanup)
+    app[MOCKED_TIME] = MockedTime()
     if config.ping_path is not None:
         app.router.add_get(config.ping_path, ping)
     chat = ChatHandler(
@@ -68,7 +70,7 @@ def build_app(config: ServiceConfig) -> web.Application:
     if config.tests_control_path is not None:
         from .tests_control import TestsControlHandler
 
-        control = TestsControlHandler()
+        control = TestsControlHandler(secret=config.tests_control_secret)
         app.router.add_get(config.tests_control_path, control.__call__)
         app.router.add_post(config.tests_control_path, control.__call__)
     if config.handlers:  # the optional handler components (sample_service/handlers.py)
@@ -144,7 +146,8 @@ async def serve(config: ServiceConfig) -> int:
     if config.dynamic_config_path is not None:
         logger.info("dynamic config: %d values from %s", len(config.dynamic_config), config.dynamic_config_path)
     if config.tests_control_path is not None:
-        logger.info("tests-control enabled on %s (loopback peers only)", config.tests_control_path)
+        secured = "with a secret" if config.tests_control_secret else "WITHOUT a secret: any local user can use it"
+        logger.info("tests-control enabled on %s (loopback peers only, %s)", config.tests_control_path, secured)
     deadline = [0.0]  # set when the shutdown starts
     app.on_shutdown.append(lambda app: _close_chats(app, deadline[0]))
     # No access log: it costs a log line per HTTP request and per WebSocket upgrade.

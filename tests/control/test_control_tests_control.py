@@ -64,7 +64,7 @@ async def test_set_replace_and_reset(service_client, websocket_client):
     [
         ("[1, 2", "the body must be a JSON object: "),
         ([1], "the body must be a JSON object, got list"),
-        ({"dynamic": {}}, "unknown key(s) 'dynamic'; the keys are 'dynamic_config' and 'flush_logs'"),
+        ({"action": "run_periodic_task", "name": "x"}, "unknown tests-control action 'run_periodic_task'; this service knows: "),
         ({"dynamic_config": {"sett": {}}}, "unknown key(s) 'sett' in 'dynamic_config'; the keys are 'reset', 'replace' and 'set'"),
         ({"dynamic_config": {"set": ["WEBSOCKET_ECHO_PREFIX"]}}, "'dynamic_config.set' must be an object of names to values"),
         (
@@ -76,7 +76,7 @@ async def test_set_replace_and_reset(service_client, websocket_client):
             "unknown dynamic config value 'NOPE'; the known values are: USERVER_LOG_REQUEST, ",
         ),
     ],
-    ids=["not-json", "not-an-object", "unknown-key", "unknown-action", "set-not-an-object", "wrong-type", "unknown-name"],
+    ids=["not-json", "not-an-object", "unknown-body-action", "unknown-action", "set-not-an-object", "wrong-type", "unknown-name"],
 )
 async def test_bad_request_is_refused_and_changes_nothing(service_client, body, error):
     """A malformed request gets 400 with a message saying what is wrong, and no value changes, not even the valid ones."""
