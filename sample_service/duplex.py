@@ -51,7 +51,7 @@ class DuplexHandler(ChatHandler):
             sender.cancel()
             await asyncio.wait([sender])
             raise
-        if isinstance(end, tuple):
+        if not isinstance(end, WSMessage):  # (WSMessage is a tuple too: test for it, not for tuple)
             # The client asked to close (or a testpoint did): send what is queued, then close.
             await queue.put(None)
             try:

@@ -41,7 +41,7 @@ from .connection import (
     ChatConnection,
     is_valid_close_code,
 )
-from .upstream import UPSTREAM_CLIENT, describe_url
+from .upstream import UPSTREAM_CLIENT, connect_failure, describe_url
 
 __all__ = ["MAX_REASON_BYTES", "FeedHandler"]
 
@@ -144,7 +144,7 @@ class FeedHandler(ChatHandler):
         except aiohttp.WSServerHandshakeError as exc:
             reason = f"handshake answered HTTP {exc.status}"
         except aiohttp.ClientConnectorError as exc:
-            reason = f"cannot connect: {exc.os_error.strerror or exc.os_error}"
+            reason = f"cannot connect: {connect_failure(exc)}"
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             reason = f"cannot connect: {str(exc)[:200] or type(exc).__name__}"
         else:

@@ -33,7 +33,7 @@ from aiohttp import web
 
 from .chat import ChatConnection, ChatHandler
 from .handshake import reject
-from .upstream import UPSTREAM_CLIENT, describe_url
+from .upstream import UPSTREAM_CLIENT, connect_failure, describe_url
 
 __all__ = ["MAX_AUTH_ANSWER", "MAX_USER_NAME", "PrivateChatHandler", "find_token"]
 
@@ -135,7 +135,7 @@ class PrivateChatHandler(ChatHandler):
         except asyncio.TimeoutError:  # before ClientError: aiohttp's timeouts are both
             return None, None, f"no answer within {self.auth_timeout:g}s"
         except aiohttp.ClientConnectorError as exc:
-            return None, None, f"cannot connect: {exc.os_error.strerror or exc.os_error}"
+            return None, None, f"cannot connect: {connect_failure(exc)}"
         except (aiohttp.ClientError, OSError) as exc:
             return None, None, f"request failed: {str(exc)[:200] or type(exc).__name__}"
         if len(body) > MAX_AUTH_ANSWER:

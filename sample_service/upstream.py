@@ -7,11 +7,13 @@ creates one, and it is closed when the application cleans up (see :func:`install
 
 from __future__ import annotations
 
+import os
+
 import aiohttp
 from aiohttp import web
 from yarl import URL
 
-__all__ = ["UPSTREAM_CLIENT", "UpstreamClient", "describe_url", "install"]
+__all__ = ["UPSTREAM_CLIENT", "UpstreamClient", "connect_failure", "describe_url", "install"]
 
 #: The longest URL written to the log, in characters.
 MAX_URL_IN_LOG = 200
@@ -68,3 +70,11 @@ def describe_url(url: str | URL) -> str:
     except (TypeError, ValueError):
         text = "(not a URL)"
     return text if len(text) <= MAX_URL_IN_LOG else text[: MAX_URL_IN_LOG - 3] + "..."
+
+
+def connect_failure(exc: aiohttp.ClientConnectorError) -> str:
+    """Why a connection to an upstream failed, for a log line: ``Connection refused`` and the like."""
+    error = exc.os_error
+    if error.errno:  # asyncio's strerror is "Connect call failed (...)"; the errno's text says why
+        return os.strerror(error.errno)
+    return str(error)[:200] or type(error).__name__
