@@ -66,6 +66,8 @@ DEFAULT_SHUTDOWN_GRACE_PERIOD = 2.0
 DEFAULT_BROADCAST_MAX_QUEUE = 100
 DEFAULT_TESTS_CONTROL_PATH = "/tests/control"
 DEFAULT_TESTPOINT_TIMEOUT = 1.0  # userver's default for tests-control.testpoint-timeout
+DEFAULT_HANDSHAKE_TIMEOUT = 10.0  # sample-infra: server.listener.handshake-timeout
+DEFAULT_IDLE_TIMEOUT = 300.0  # sample-infra: websocket-*.idle-timeout
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,11 @@ class ServiceConfig:
     tests_control_secret: str | None = field(default=None, repr=False)  # tests-control.secret
     # sample-handlers: the optional handler components the config names, by component name.
     handlers: dict[str, HandlerConfig] = field(default_factory=dict)
+    # sample-infra: connection limits and the TLS listener (parsed in sample-infra's block of load_config).
+    handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT  # server.listener.handshake-timeout; 0: none
+    idle_timeouts: dict[str, float] = field(default_factory=dict)  # WebSocket path -> idle-timeout; 0: none
+    tls_cert: Path | None = None  # server.listener.tls.cert
+    tls_private_key: Path | None = None  # server.listener.tls.private-key
 
 
 def _read_text(where: Path, key: str, path: Path, *, what: str = "") -> str:
@@ -295,6 +302,22 @@ def load_config(
         skip_unregistered_testpoints = tests_control.value("skip-unregistered-testpoints", _bool, False)
         tests_control_secret = tests_control.value("secret", _secret, None, quote=False)
 
+    # --- sample-infra: connection limits and the TLS listener ---
+    handshake_timeout = listener.value("handshake-timeout", _duration, DEFAULT_HANDSHAKE_TIMEOUT)
+    idle_timeouts: dict[str, float] = {}
+    for handler_path, component in taken.items():
+        handler_section = components.section(component, required=False)
+        if handler_path is not None and handler_section is not None and component.startswith("websocket-"):
+            idle_timeouts[handler_path] = handler_section.value("idle-timeout", _duration, DEFAULT_IDLE_TIMEOUT)
+    tls_cert = tls_private_key = None
+    tls = listener.section("tls", required=False)
+    if tls is not None:
+        tls_cert = tls.path_value("cert", None)
+        tls_private_key = tls.path_value("private-key", None)
+        if (tls_cert is None) != (tls_private_key is None):
+            missing = "private-key" if tls_private_key is None else "cert"
+            raise ConfigError(path, f"{tls.path}.{missing}", "tls needs both 'cert' and 'private-key' (PEM file paths)")
+    # --- end of sample-infra's block ---
 
     if dynamic_config_path is not None and fallbacks is not None:
         from .dynamic_config import DEFAULTS, check_values
@@ -326,4 +349,8 @@ def load_config(
         skip_unregistered_testpoints=skip_unregistered_testpoints,
         tests_control_secret=tests_control_secret,
         handlers=handlers,  # sample-handlers
+        handshake_timeout=handshake_timeout,  # sample-infra
+        idle_timeouts=idle_timeouts,  # sample-infra
+        tls_cert=tls_cert,  # sample-infra
+        tls_private_key=tls_private_key,  # sample-infra
     )
