@@ -19,7 +19,8 @@ The last two are optional: without them there is no ``/broadcast`` and no tests-
 
 A string value ``$name`` is replaced by the config var ``name`` (from the ``--config-vars``
 file, else from the file named by a top-level ``config_vars:`` key); when the var is not
-defined, the sibling key ``<key>#fallback`` gives the value, as in userver. Keys ending in
+defined, ``<key>#env`` (an environment variable), then ``<key>#fallback`` give the value, and
+otherwise the key is missing, as in userver (:mod:`sample_service.config_values`). Keys ending in
 ``-path``/``_path`` are file paths, relative to the directory of the file that holds them.
 Keys this module does not read are tolerated.
 
