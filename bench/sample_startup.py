@@ -76,8 +76,17 @@ def env_for(tree: Path) -> dict[str, str]:
     return env
 
 
-def spawn_to_ready(tree: Path, directory: Path, extra: list[str] | None = None) -> tuple[float, bytes]:
-    """Seconds from just before ``Popen`` to the first 200 on ``/ping``; and the service's stderr."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def spawn_to_ready(tree: Path, directory: Path, extra: list[str] | None = None) -> tuple[float, float, bytes]:
+    """Seconds from just before ``Popen`` to the first 200 on ``/ping``, CPU seconds used by then, and stderr.
+
+    The CPU figure hardly depends on what else the machine runs; the wall figure does.
+    """
     port = free_port()
     config = write_config(tree, directory, port)
     command = [sys.executable, *(extra or []), "-m", "sample_service", "-c", str(config)]
@@ -94,10 +103,11 @@ def spawn_to_ready(tree: Path, directory: Path, extra: list[str] | None = None) 
                 raise SystemExit(f"the service from {tree} did not answer /ping within {DEADLINE}s")
             time.sleep(0.001)
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=DEADLINE)
-    return elapsed, stderr
+    return elapsed, cpu, stderr
 
 
 def import_total(stderr: bytes) -> float:
@@ -129,26 +139,28 @@ def main() -> int:
         label, _, directory = item.partition("=")
         trees[label] = Path(directory).resolve()
     ready: dict[str, list[float]] = {label: [] for label in trees}
+    cpus: dict[str, list[float]] = {label: [] for label in trees}
     helps: dict[str, list[float]] = {label: [] for label in trees}
     help_imports: dict[str, list[float]] = {label: [] for label in trees}
     start_imports: dict[str, list[float]] = {label: [] for label in trees}
     with tempfile.TemporaryDirectory(prefix="sample-startup-") as tmp:
         for round_no in range(args.runs + 1):
             for label, tree in trees.items():
-                elapsed, _ = spawn_to_ready(tree, Path(tmp))
+                elapsed, cpu, _ = spawn_to_ready(tree, Path(tmp))
                 wall, _ = help_run(tree, importtime=False)
                 _, imports = help_run(tree, importtime=True)
-                _, stderr = spawn_to_ready(tree, Path(tmp), ["-X", "importtime"])
+                _, _, stderr = spawn_to_ready(tree, Path(tmp), ["-X", "importtime"])
                 if round_no == 0:
                     continue  # warm-up
                 ready[label].append(elapsed)
+                cpus[label].append(cpu)
                 helps[label].append(wall)
                 help_imports[label].append(imports)
                 start_imports[label].append(import_total(stderr))
     print(f"{args.runs} interleaved runs each (python {sys.version.split()[0]})")
     print(
         f"{'tree':<10} {'spawn->/ping 200 median':>24} {'q1..q3':>17} {'--help wall':>12} "
-        f"{'--help imports':>15} {'start imports':>14}"
+        f"{'--help imports':>15} {'start imports':>14} {'CPU to ready':>13}"
     )
     for label in trees:
         q1, _, q3 = statistics.quantiles(ready[label], n=4)
@@ -156,6 +168,7 @@ def main() -> int:
             f"{label:<10} {statistics.median(ready[label]) * 1000:>21.1f} ms {q1 * 1000:>7.1f}..{q3 * 1000:.1f} ms"
             f" {statistics.median(helps[label]) * 1000:>9.1f} ms {statistics.median(help_imports[label]):>12.1f} ms"
             f" {statistics.median(start_imports[label]):>11.1f} ms"
+            f" {statistics.median(cpus[label]) * 1000:>10.0f} ms"
         )
     return 0
 
