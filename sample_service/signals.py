@@ -17,11 +17,12 @@ This module imports nothing but :mod:`signal`, so that installing it costs nothi
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+# Not typing.TYPE_CHECKING: importing typing would delay the handlers (mypy reads this name as True).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
+    from collections.abc import Callable
     from types import FrameType
 
 __all__ = ["finish", "install", "pending", "route_to"]
