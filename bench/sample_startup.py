@@ -95,9 +95,9 @@ def spawn_to_ready(tree: Path, directory: Path, extra: list[str] | None = None) 
     try:
         while not ping_ok(port):
             if proc.poll() is not None:
-                stderr = proc.communicate()[1].decode(errors="replace")[-2000:]
+                output = proc.communicate()[1].decode(errors="replace")[-2000:]
                 raise SystemExit(
-                    f"the service from {tree} exited with {proc.returncode} before answering /ping:\n{stderr}"
+                    f"the service from {tree} exited with {proc.returncode} before answering /ping:\n{output}"
                 )
             if time.perf_counter() - started > DEADLINE:
                 raise SystemExit(f"the service from {tree} did not answer /ping within {DEADLINE}s")
@@ -131,10 +131,12 @@ def help_run(tree: Path, importtime: bool) -> tuple[float, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=21, help="measured rounds (default %(default)s)")
+    parser.add_argument("--runs", type=int, default=21, help="measured rounds, at least 2 (default %(default)s)")
     parser.add_argument("--tree", action="append", default=[], metavar="LABEL=DIR", help="a source tree to measure")
     args = parser.parse_args()
-    trees = {}
+    if args.runs < 2:
+        parser.error("--runs must be at least 2 (quartiles need two figures)")
+    trees: dict[str, Path] = {}
     for item in args.tree or [f"current={Path(__file__).resolve().parent.parent}"]:
         label, _, directory = item.partition("=")
         trees[label] = Path(directory).resolve()
