@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -131,7 +132,8 @@ def as_if_from(address):
 @pytest.mark.parametrize(("peer", "status"), [("203.0.113.7", 403), ("::1", 200)])
 async def test_only_loopback_peers_are_answered(tmp_path, peer, status):
     """The real application answers a non-loopback peer 403 naming its address, even when X-Forwarded-For says 127.0.0.1."""
-    config = load_config(sample_dir() / "static_config.yaml")
+    # The bundled config has tests-control off; turn it on as a test config does.
+    config = dataclasses.replace(load_config(sample_dir() / "static_config.yaml"), tests_control_path="/tests/control")
     app = build_app(config)
     app.middlewares.append(as_if_from(peer))
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
@@ -192,7 +194,7 @@ def test_plugin_reports_a_path_the_service_does_not_serve(service_handle):
 @pytest.mark.asyncio
 async def test_plugin_reports_a_refusal_of_a_non_loopback_peer():
     """When tests-control answers 403, the plugin's error quotes the service and says to test a service on this machine."""
-    app = build_app(load_config(sample_dir() / "static_config.yaml"))
+    app = build_app(dataclasses.replace(load_config(sample_dir() / "static_config.yaml"), tests_control_path="/tests/control"))
     app.middlewares.append(as_if_from("203.0.113.7"))
     async with TestServer(app, host="127.0.0.1") as server:
         control = TestsControl(yarl.URL(str(server.make_url("/"))), "/tests/control", timeout=5)
