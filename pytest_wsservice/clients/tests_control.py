@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ServiceControlError, seconds_text
 from ..service.handle import base_text
+from ..service.hooks import SECRET_HEADER
 
 if TYPE_CHECKING:
     import yarl
@@ -55,6 +56,8 @@ class TestsControl:
         config_file: The static config that was looked in, for messages.
         problem: Why there is no endpoint (``path`` is ``None``), for messages: what
             the config "has"; empty when the config is not known at all.
+        secret: The config's ``tests-control.secret``, sent in the ``X-Tests-Control-Secret``
+            header of every request; ``None`` when the config names none.
     """
 
     __test__ = False  # not a pytest test class, whatever its name says
@@ -67,8 +70,10 @@ class TestsControl:
         timeout: float,
         config_file: Path | str | None = None,
         problem: str = "",
+        secret: str | None = None,
     ) -> None:
         self.base_url = base_url
+        self.secret = secret
         self.path = path
         self.timeout = timeout
         self.config_file = config_file
@@ -102,7 +107,23 @@ class TestsControl:
             return cls(base_url, None, timeout=timeout, config_file=config_file, problem=problem)
         # userver's tests-control path is /tests/{action}; this protocol's action is "control".
         assert isinstance(path, str)  # checked above
-        return cls(base_url, path.replace("{action}", "control"), timeout=timeout, config_file=config_file)
+        assert isinstance(section, Mapping)
+        secret = section.get("secret")
+        return cls(
+            base_url,
+            path.replace("{action}", "control"),
+            timeout=timeout,
+            config_file=config_file,
+            secret=secret if isinstance(secret, str) and secret else None,
+        )
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers of every request: JSON, and the secret when the config names one."""
+        headers = {"Content-Type": "application/json"}
+        if self.secret:
+            headers[SECRET_HEADER] = self.secret
+        return headers
 
     @classmethod
     def for_handle(
@@ -171,7 +192,7 @@ class TestsControl:
 
         self.require(what)
         client = ServiceClient(self.base_url, timeout=self.timeout)
-        response = await client.post(self.path or "", json=dict(body))
+        response = await client.post(self.path or "", json=dict(body), headers=self.headers)
         # text(), not read(): aiohttp's read() fails once the response is released.
         return self._values(response.status, (await response.text()).encode(), what)
 
@@ -196,7 +217,7 @@ class TestsControl:
         connection = connection_class(host, url.port, timeout=self.timeout)
         target = self.base_url.path.rstrip("/") + "/" + (self.path or "").lstrip("/")
         try:
-            connection.request("POST", target, body=data, headers={"Content-Type": "application/json"})
+            connection.request("POST", target, body=data, headers=self.headers)
             if connection.sock is not None:  # each socket wait gets what is left of the deadline
                 connection.sock.settimeout(max(0.001, deadline - time.monotonic()))
             response = connection.getresponse()

@@ -163,20 +163,26 @@ def service_config_vars(
 
 @pytest.fixture(scope="session")
 def service_config_hooks(
-    service_config_path: Path, service_host: str, service_port: int, service_log_level: str | None
+    pytestconfig: pytest.Config,
+    service_config_path: Path,
+    service_host: str,
+    service_port: int,
+    service_log_level: str | None,
 ) -> list[Any]:
     """The config hooks, each ``hook(config, config_vars) -> None``, applied in order.
 
     The default holds the plugin's own hooks: ``MakePathsAbsolute`` (``*-path`` keys,
     relative to the config's directory), ``PatchListener`` (host and port) and
-    ``PatchDefaultLogger`` (log to stderr, which goes to the log file; the level).
-    Entries may also be names of session fixtures that return a hook.
+    ``PatchDefaultLogger`` (log to stderr, which goes to the log file; the level) and
+    ``PatchTestsControl`` (a ``tests-control`` component is turned on, with this session's
+    secret, which the plugin's clients send). Entries may also be names of session fixtures that return a hook.
     ``WSSERVICE_CONFIG_HOOKS`` from conftests run after all of these.
 
     Override this to add hooks: request ``service_config_hooks`` and return
     ``service_config_hooks + [my_hook]``.
     """
-    return list(recipe.default_hooks(service_config_path, service_host, service_port, service_log_level))
+    secret = settings_of(pytestconfig).control_secret
+    return list(recipe.default_hooks(service_config_path, service_host, service_port, service_log_level, secret))
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from ..service.hooks import make_control_secret
 from ..service.recipe import RawSetting, Settings, parse_settings
 
 __all__ = ["OPTIONS", "SETTINGS", "settings_of", "worker_id"]
@@ -104,7 +105,12 @@ def pytest_configure(config: pytest.Config) -> None:
         if setting is not None:
             raw[name] = setting
     try:
-        settings = parse_settings(raw, worker_id(config), runner_mode=bool(config.getoption("service_runner_mode")))
+        settings = parse_settings(
+            raw,
+            worker_id(config),
+            runner_mode=bool(config.getoption("service_runner_mode")),
+            control_secret=make_control_secret(),
+        )
     except ValueError as error:  # a bad value is a usage error now, not a silent default
         raise pytest.UsageError(str(error)) from None
     config.stash[SETTINGS] = settings

@@ -450,8 +450,11 @@ def write_service_config(
     except OSError:
         pass
     # Written aside and renamed over: a service reading the file sees the old or the new one whole.
+    # 0600: the copy may hold secrets (tests-control's, values of $vars).
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_bytes(data_bytes)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data_bytes)
     os.replace(partial, path)
     return path
 

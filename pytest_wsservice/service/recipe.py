@@ -108,6 +108,9 @@ class Settings:
         runner_mode: ``--service-runner-mode`` (a flag with no ini twin).
         worker_id: The xdist worker (``"gw0"``), or ``None``.
         configured: Whether an option that configures the service is set (for the early start).
+        control_secret: A random secret made once per pytest process: the plugin turns the
+            config's tests-control on with it (:class:`~.hooks.PatchTestsControl`) and its
+            clients send it. Empty: tests-control is left as the config has it.
         origins: Option name -> where it was set, for messages.
         errors: Option name -> the error for a value that does not parse.
     """
@@ -126,6 +129,7 @@ class Settings:
     runner_mode: bool = False
     worker_id: str | None = None
     configured: bool = False
+    control_secret: str = field(default="", repr=False)
     origins: Mapping[str, str] = field(default_factory=dict)
     errors: Mapping[str, str] = field(default_factory=dict)
 
@@ -196,7 +200,11 @@ def parse_early_start(raw: RawSetting | None) -> bool:
 
 
 def parse_settings(
-    raw: Mapping[str, RawSetting], worker_id: str | None = None, *, runner_mode: bool = False
+    raw: Mapping[str, RawSetting],
+    worker_id: str | None = None,
+    *,
+    runner_mode: bool = False,
+    control_secret: str = "",
 ) -> Settings:
     """Parse the options that are set (name without dashes -> :class:`RawSetting`) into :class:`Settings`.
 
@@ -238,6 +246,7 @@ def parse_settings(
         runner_mode=runner_mode,
         worker_id=worker_id,
         configured=any(name not in _NOT_CONFIGURING for name in raw),
+        control_secret=control_secret,
         origins={name: setting.origin for name, setting in raw.items()},
         errors=errors,
     )
@@ -311,15 +320,22 @@ def load_vars(settings: Settings, path: Path, static: Mapping[str, Any]) -> dict
     return load_config_vars(vars_path, origin=f"named by config_vars in {path}")
 
 
-def default_hooks(path: Path, host: str, port: int, log_level: str | None) -> list[ConfigHook]:
-    """The plugin's own config hooks: absolute ``*-path`` values, the listener, the default logger."""
+def default_hooks(
+    path: Path, host: str, port: int, log_level: str | None, control_secret: str = ""
+) -> list[ConfigHook]:
+    """The plugin's own config hooks: absolute ``*-path`` values, the listener, the default
+    logger, and (with a ``control_secret``) tests-control turned on with that secret."""
     from .config import MakePathsAbsolute, PatchDefaultLogger, PatchListener
+    from .hooks import PatchTestsControl
 
-    return [
+    hooks: list[ConfigHook] = [
         MakePathsAbsolute(path.parent),
         PatchListener(host=host, port=port),
         PatchDefaultLogger(file_path="@stderr", level=log_level),
     ]
+    if control_secret:
+        hooks.append(PatchTestsControl(control_secret))
+    return hooks
 
 
 def config_source(path: Path) -> str:
@@ -424,7 +440,7 @@ def build_recipe(
     config_vars = load_vars(settings, path, static)
     fixed = settings.require("service-port", "service-log-level").port
     chosen = fixed if fixed is not None else port if port is not None else free_port(host)
-    hooks = [(describe_hook(hook), hook) for hook in default_hooks(path, host, chosen, settings.log_level)]
+    hooks = [(describe_hook(hook), hook) for hook in default_hooks(path, host, chosen, settings.log_level, settings.control_secret)]
     config = build_config(static, config_vars, [*hooks, *extra_hooks], path)
     patched = write_service_config(config, tmpdir)
     return make_recipe(

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-from sample_helpers import (
+
+from tests.sample_service.sample_helpers import (
     START_TIMEOUT,
     RawWebSocket,
     SampleProcess,

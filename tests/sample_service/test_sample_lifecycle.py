@@ -14,9 +14,10 @@ import tempfile
 import time
 
 import pytest
-from sample_helpers import config_dict, free_port, http_get, write_config
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+
+from tests.sample_service.sample_helpers import config_dict, free_port, http_get, write_config
 
 
 @pytest.fixture

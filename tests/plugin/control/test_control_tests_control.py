@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -72,15 +73,9 @@ async def test_set_replace_and_reset(service_client, websocket_client):
     [
         ("[1, 2", "the body must be a JSON object: "),
         ([1], "the body must be a JSON object, got list"),
-        ({"dynamic": {}}, "unknown key(s) 'dynamic'; the keys are 'dynamic_config' and 'flush_logs'"),
-        (
-            {"dynamic_config": {"sett": {}}},
-            "unknown key(s) 'sett' in 'dynamic_config'; the keys are 'reset', 'replace' and 'set'",
-        ),
-        (
-            {"dynamic_config": {"set": ["WEBSOCKET_ECHO_PREFIX"]}},
-            "'dynamic_config.set' must be an object of names to values",
-        ),
+        ({"action": "run_periodic_task", "name": "x"}, "unknown tests-control action 'run_periodic_task'; this service knows: "),
+        ({"dynamic_config": {"sett": {}}}, "unknown key(s) 'sett' in 'dynamic_config'; the keys are 'reset', 'replace' and 'set'"),
+        ({"dynamic_config": {"set": ["WEBSOCKET_ECHO_PREFIX"]}}, "'dynamic_config.set' must be an object of names to values"),
         (
             {"dynamic_config": {"reset": True, "set": {"WEBSOCKET_ECHO_PREFIX": "> ", "USERVER_LOG_REQUEST": 1}}},
             "dynamic config value 'USERVER_LOG_REQUEST' must be a JSON boolean, got number 1",
@@ -90,15 +85,7 @@ async def test_set_replace_and_reset(service_client, websocket_client):
             "unknown dynamic config value 'NOPE'; the known values are: USERVER_LOG_REQUEST, ",
         ),
     ],
-    ids=[
-        "not-json",
-        "not-an-object",
-        "unknown-key",
-        "unknown-action",
-        "set-not-an-object",
-        "wrong-type",
-        "unknown-name",
-    ],
+    ids=["not-json", "not-an-object", "unknown-body-action", "unknown-action", "set-not-an-object", "wrong-type", "unknown-name"],
 )
 async def test_bad_request_is_refused_and_changes_nothing(service_client, body, error):
     """A malformed request gets 400 with a message saying what is wrong, and no value changes, not even the valid ones."""
@@ -152,10 +139,9 @@ def as_if_from(address):
 @pytest.mark.asyncio
 @pytest.mark.parametrize(("peer", "status"), [("203.0.113.7", 403), ("::1", 200)])
 async def test_only_loopback_peers_are_answered(tmp_path, peer, status):
-    """The real application answers a non-loopback peer 403 naming its address, even when X-Forwarded-For says
-    127.0.0.1.
-    """
-    config = load_config(sample_dir() / "static_config.yaml")
+    """The real application answers a non-loopback peer 403 naming its address, even when X-Forwarded-For says 127.0.0.1."""
+    # The bundled config has tests-control off; turn it on as a test config does.
+    config = dataclasses.replace(load_config(sample_dir() / "static_config.yaml"), tests_control_path="/tests/control")
     app = build_app(config)
     app.middlewares.append(as_if_from(peer))
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
@@ -231,10 +217,8 @@ def test_plugin_reports_a_path_the_service_does_not_serve(service_handle):
 
 @pytest.mark.asyncio
 async def test_plugin_reports_a_refusal_of_a_non_loopback_peer():
-    """When tests-control answers 403, the plugin's error quotes the service and says to test a service on this
-    machine.
-    """
-    app = build_app(load_config(sample_dir() / "static_config.yaml"))
+    """When tests-control answers 403, the plugin's error quotes the service and says to test a service on this machine."""
+    app = build_app(dataclasses.replace(load_config(sample_dir() / "static_config.yaml"), tests_control_path="/tests/control"))
     app.middlewares.append(as_if_from("203.0.113.7"))
     async with TestServer(app, host="127.0.0.1") as server:
         control = TestsControl(yarl.URL(str(server.make_url("/"))), "/tests/control", timeout=5)
