@@ -7,8 +7,9 @@ that the rest of bench/ imports nothing of the plugin until a benchmark needs it
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .common import has_module
 
@@ -21,6 +22,7 @@ def available() -> bool:
 def websocket_client(base_url: str, timeout: float = 10.0) -> Any:
     """The client that the ``websocket_client`` fixture hands to tests, for ``base_url``."""
     import yarl
+
     from pytest_wsservice.clients.websocket import WebSocketClient
 
     return WebSocketClient(yarl.URL(base_url), timeout=timeout)

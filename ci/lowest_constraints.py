@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 _BOUND = re.compile(r"^\s*([A-Za-z0-9_.\[\],-]+?)\s*>=\s*([^,;\s]+)")
 

@@ -440,7 +440,10 @@ def build_recipe(
     config_vars = load_vars(settings, path, static)
     fixed = settings.require("service-port", "service-log-level").port
     chosen = fixed if fixed is not None else port if port is not None else free_port(host)
-    hooks = [(describe_hook(hook), hook) for hook in default_hooks(path, host, chosen, settings.log_level, settings.control_secret)]
+    hooks = [
+        (describe_hook(hook), hook)
+        for hook in default_hooks(path, host, chosen, settings.log_level, settings.control_secret)
+    ]
     config = build_config(static, config_vars, [*hooks, *extra_hooks], path)
     patched = write_service_config(config, tmpdir)
     return make_recipe(

@@ -73,9 +73,18 @@ async def test_set_replace_and_reset(service_client, websocket_client):
     [
         ("[1, 2", "the body must be a JSON object: "),
         ([1], "the body must be a JSON object, got list"),
-        ({"action": "run_periodic_task", "name": "x"}, "unknown tests-control action 'run_periodic_task'; this service knows: "),
-        ({"dynamic_config": {"sett": {}}}, "unknown key(s) 'sett' in 'dynamic_config'; the keys are 'reset', 'replace' and 'set'"),
-        ({"dynamic_config": {"set": ["WEBSOCKET_ECHO_PREFIX"]}}, "'dynamic_config.set' must be an object of names to values"),
+        (
+            {"action": "run_periodic_task", "name": "x"},
+            "unknown tests-control action 'run_periodic_task'; this service knows: ",
+        ),
+        (
+            {"dynamic_config": {"sett": {}}},
+            "unknown key(s) 'sett' in 'dynamic_config'; the keys are 'reset', 'replace' and 'set'",
+        ),
+        (
+            {"dynamic_config": {"set": ["WEBSOCKET_ECHO_PREFIX"]}},
+            "'dynamic_config.set' must be an object of names to values",
+        ),
         (
             {"dynamic_config": {"reset": True, "set": {"WEBSOCKET_ECHO_PREFIX": "> ", "USERVER_LOG_REQUEST": 1}}},
             "dynamic config value 'USERVER_LOG_REQUEST' must be a JSON boolean, got number 1",
@@ -85,7 +94,15 @@ async def test_set_replace_and_reset(service_client, websocket_client):
             "unknown dynamic config value 'NOPE'; the known values are: USERVER_LOG_REQUEST, ",
         ),
     ],
-    ids=["not-json", "not-an-object", "unknown-body-action", "unknown-action", "set-not-an-object", "wrong-type", "unknown-name"],
+    ids=[
+        "not-json",
+        "not-an-object",
+        "unknown-body-action",
+        "unknown-action",
+        "set-not-an-object",
+        "wrong-type",
+        "unknown-name",
+    ],
 )
 async def test_bad_request_is_refused_and_changes_nothing(service_client, body, error):
     """A malformed request gets 400 with a message saying what is wrong, and no value changes, not even the valid ones."""
@@ -218,7 +235,9 @@ def test_plugin_reports_a_path_the_service_does_not_serve(service_handle):
 @pytest.mark.asyncio
 async def test_plugin_reports_a_refusal_of_a_non_loopback_peer():
     """When tests-control answers 403, the plugin's error quotes the service and says to test a service on this machine."""
-    app = build_app(dataclasses.replace(load_config(sample_dir() / "static_config.yaml"), tests_control_path="/tests/control"))
+    app = build_app(
+        dataclasses.replace(load_config(sample_dir() / "static_config.yaml"), tests_control_path="/tests/control")
+    )
     app.middlewares.append(as_if_from("203.0.113.7"))
     async with TestServer(app, host="127.0.0.1") as server:
         control = TestsControl(yarl.URL(str(server.make_url("/"))), "/tests/control", timeout=5)
