@@ -44,6 +44,7 @@ pytest_plugins = [
     "pytest_wsservice.plugin.service",
     "pytest_wsservice.plugin.clients",
     "pytest_wsservice.plugin.control",
+    "pytest_wsservice.plugin.mockserver",
     "pytest_wsservice.plugin.early",
     "pytest_wsservice.plugin.asyncio_marking",
     "pytest_wsservice.plugin.reporting",

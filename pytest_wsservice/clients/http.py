@@ -19,7 +19,7 @@ for ``service_client``, so loading pytest-wsservice stays cheap.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
@@ -99,6 +99,9 @@ class ServiceClient:
         self.timeout = timeout
         self.log_path = log_path
         self.tests_control = tests_control
+        #: Coroutine functions awaited, in order, before each request (the ``testpoint``
+        #: fixture syncs the test's testpoints to the service here).
+        self.before_request: list[Callable[[], Awaitable[None]]] = []
 
     def url_for(self, path: str) -> str:
         """Return the URL of ``path`` (leading slash optional, query string allowed)."""
@@ -128,6 +131,8 @@ class ServiceClient:
             aiohttp.ClientConnectionError: The connection failed, for example because
                 nothing listens on the service's port.
         """
+        for callback in self.before_request:
+            await callback()
         seconds = self.timeout if timeout is None else timeout
         url = self.url_for(path)
         try:

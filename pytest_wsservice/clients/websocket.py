@@ -24,7 +24,7 @@ import asyncio
 import functools
 import json
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -332,6 +332,8 @@ class _Connect:
         self._connection: WebSocketConnection | None = None
 
     async def _open(self) -> WebSocketConnection:
+        for callback in self._client.before_request:
+            await callback()
         factory = functools.partial(
             self._client.connection_class,
             path=self._path,
@@ -428,6 +430,7 @@ class WebSocketClient:
         self._ws_base = base_text(base_url.with_scheme(scheme))
         self.base_url = base_url
         self.timeout = timeout
+        self.before_request: list[Callable[[], Awaitable[None]]] = []  # awaited before each connect
 
     def url_for(self, path: str) -> str:
         """Return the ``ws://`` URL of ``path`` (leading slash optional, query string allowed)."""
