@@ -33,6 +33,7 @@ The gate listens on loopback only. It starts in pass-through.
 from __future__ import annotations
 
 import itertools
+import urllib.parse
 from types import TracebackType
 
 from ..errors import seconds_text
@@ -164,6 +165,18 @@ class TcpGate:
 
             self._thread.call(apply, timeout=self.timeout, what=f"retargeting {self.name!r}")
 
+    def rebase(self, url: str) -> str:
+        """``url`` with its host and port replaced by the gate's: the same request, through the gate.
+
+        ``websocket_client.get(path, via=gate)`` and ``service_client.get(path, via=gate)`` use it;
+        any ``ws://``, ``wss://``, ``http://`` or ``https://`` URL of the target works.
+        """
+        host, port = self.get_sockname_for_clients()
+        parts = urllib.parse.urlsplit(url)
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = (userinfo + "@" if userinfo else "") + (f"[{host}]" if ":" in host else host) + f":{port}"
+        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
     def get_sockname_for_clients(self) -> tuple[str, int]:
         """``(host, port)`` the gate listens on, as pytest_userver names it."""
         if not self._port:
@@ -273,7 +286,10 @@ class TcpGate:
         self._set("to_server", LimitBytes(bytes_limit))
 
     def to_server_substitute(self, pattern: str, repl: str) -> None:
-        """Apply ``re.sub(pattern, repl)`` to the client's bytes as UTF-8 text (frames from clients are masked)."""
+        """Apply ``re.sub(pattern, repl)`` to the client's bytes as UTF-8 text (frames from clients are masked).
+
+        Bytes that are not UTF-8 are kept as they are. A match split between two reads is missed.
+        """
         self._set("to_server", Substitute(pattern, repl))
 
     def to_server_cut_mid_frame(self, *, close: bool = True) -> None:
@@ -334,7 +350,11 @@ class TcpGate:
         self._set("to_client", LimitBytes(bytes_limit))
 
     def to_client_substitute(self, pattern: str, repl: str) -> None:
-        """Apply ``re.sub(pattern, repl)`` to the service's bytes as UTF-8 text (keep frame lengths intact)."""
+        """Apply ``re.sub(pattern, repl)`` to the service's bytes as UTF-8 text (keep frame lengths intact).
+
+        Bytes that are not UTF-8 (frame headers) are kept as they are, so a replacement of the
+        same length rewrites a WebSocket message in place.
+        """
         self._set("to_client", Substitute(pattern, repl))
 
     def to_client_cut_mid_frame(self, *, close: bool = True) -> None:

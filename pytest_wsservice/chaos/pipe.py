@@ -7,6 +7,7 @@ A :class:`Pump` moves one direction in two stages, so that a delay is latency an
 - the *reader* waits until the source socket has bytes (or the direction's policy changes),
   then lets the current policy read them and queue them, each with the moment it is due;
 - the *writer* takes the queue in order, waits until each piece is due, and sends it.
+  (A piece due now, with nothing queued before it, is sent by the reader itself.)
 
 The reader asks for the policy again before every read, so a new policy applies to the next
 bytes that arrive, on open connections too. When the source ends its stream, the writer
@@ -75,6 +76,8 @@ class Pump:
         self._queue: asyncio.Queue[tuple[float, int, bytes, str]] = asyncio.Queue(_QUEUE_PIECES)
         self._wake_future: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        # True while the writer holds a piece (sending it, or waiting until it is due).
+        self._writing = False
 
     # The policies' side (see policies.Pump).
 
@@ -96,6 +99,16 @@ class Pump:
             self.tracker.advance(data)
         if due > self.last_due:
             self.last_due = due
+        if not due and not self._writing and self._queue.empty():
+            # Nothing queued and nothing being written: send what the socket takes now, in order.
+            try:
+                sent = self.dst.send(data)
+            except BlockingIOError:
+                sent = 0
+            self.bytes_out += sent
+            data = data[sent:]
+            if not data:
+                return
         await self._queue.put((due, _DATA, data, ""))
 
     async def emit_close(self, reason: str, *, everything: bool = False) -> None:
@@ -149,7 +162,9 @@ class Pump:
     async def write_loop(self) -> None:
         """The writer stage: returns when the queue delivered the end of the stream or a close."""
         while True:
+            self._writing = False
             due, kind, data, reason = await self._queue.get()
+            self._writing = True
             if due:
                 wait = due - self.loop.time()
                 if wait > 0:

@@ -14,7 +14,6 @@ moment it may be delivered. The pump's writer delivers them in order.
 
 from __future__ import annotations
 
-import contextlib
 import random
 import re
 from typing import Protocol
@@ -271,7 +270,8 @@ class LimitBytes(Policy):
 
 class Substitute(Policy):
     """``substitute(pattern, repl)``: apply ``re.sub(pattern, repl)`` to each piece of bytes read,
-    decoded as UTF-8; a piece that is not valid UTF-8 passes unchanged.
+    decoded as UTF-8. Bytes that are not UTF-8 (a WebSocket frame header, binary data) are kept
+    as they are (``surrogateescape``), and the pattern matches the text around them.
 
     The substitution sees the bytes as they are read (up to 64 KiB at once), so a match split
     between two reads is missed. On a WebSocket connection: frames from the client are masked, so
@@ -287,10 +287,8 @@ class Substitute(Policy):
         return f"substitute({self.pattern.pattern!r}, {self.repl!r})"
 
     async def step(self, pump: Pump) -> None:
-        data = pump.recv(CHUNK)
-        with contextlib.suppress(UnicodeDecodeError):  # not text: it passes as it is
-            data = self.pattern.sub(self.repl, data.decode("utf-8")).encode("utf-8")
-        await pump.emit(data)
+        text = pump.recv(CHUNK).decode("utf-8", "surrogateescape")
+        await pump.emit(self.pattern.sub(self.repl, text).encode("utf-8", "surrogateescape"))
 
 
 class CutMidFrame(Policy):

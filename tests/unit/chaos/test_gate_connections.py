@@ -181,3 +181,15 @@ async def test_module_scoped_loop(module_gate):
     writer.write(b"m")
     assert await asyncio.wait_for(reader.readexactly(1), 5) == b"m"
     writer.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("ws://127.0.0.1:8080/chat?room=1", "ws://127.0.0.1:{port}/chat?room=1"),
+        ("https://localhost:8443/prefix/ping", "https://127.0.0.1:{port}/prefix/ping"),
+        ("http://user:pw@[::1]:80/", "http://user:pw@127.0.0.1:{port}/"),
+    ],
+)
+def test_rebase_points_a_url_at_the_gate(gate, url, expected):
+    assert gate.rebase(url) == expected.format(port=gate.port)
