@@ -17,6 +17,7 @@ busy machine. Three kinds of traffic, each echoed by the service:
 - ``round trip``: one 32-byte message, then its echo, then the next; round trips per second.
 
 The ratio is gate / direct, the median of the per-round ratios (each pair ran back to back).
+Then the fixed costs: starting a gate, stopping it, and resetting it (what ``tcp_gate`` pays per test).
 """
 
 from __future__ import annotations
@@ -88,7 +89,30 @@ async def _measure(direct_url: str, gate_url: str, rounds: int) -> dict[str, dic
     return rates
 
 
-def run(rounds: int) -> dict[str, dict[str, list[float]]]:
+def gate_costs(port: int, n: int = 30) -> dict[str, float]:
+    """Milliseconds (medians) to start a gate, to stop it, and to reset one with one open connection."""
+    import socket
+
+    from pytest_wsservice.chaos import TcpGate
+
+    starts, stops, resets = [], [], []
+    for _ in range(n):
+        gate = TcpGate("127.0.0.1", port)
+        began = time.perf_counter()
+        gate.start()
+        starts.append(time.perf_counter() - began)
+        with socket.create_connection((gate.host, gate.port), timeout=10):
+            gate.to_client_drop()
+            began = time.perf_counter()
+            gate.reset()
+            resets.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        gate.stop()
+        stops.append(time.perf_counter() - began)
+    return {"start": median(starts) * 1e3, "stop": median(stops) * 1e3, "reset": median(resets) * 1e3}
+
+
+def run(rounds: int) -> tuple[dict[str, dict[str, list[float]]], dict[str, float]]:
     from pytest_wsservice.chaos import TcpGate
 
     with temp_dir("chaos-gate") as directory:
@@ -96,7 +120,8 @@ def run(rounds: int) -> dict[str, dict[str, list[float]]]:
         try:
             with TcpGate("127.0.0.1", service.port, name="bench-gate") as gate:
                 gate_url = f"ws://{gate.host}:{gate.port}/chat"
-                return asyncio.run(_measure(f"ws://127.0.0.1:{service.port}/chat", gate_url, rounds))
+                rates = asyncio.run(_measure(f"ws://127.0.0.1:{service.port}/chat", gate_url, rounds))
+            return rates, gate_costs(service.port)
         finally:
             service.stop()
 
@@ -120,8 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rounds = 2 if args.quick else args.rounds
     started = time.monotonic()
-    rates = run(rounds)
+    rates, costs = run(rounds)
     print(table(rates))
+    print(
+        f"\nA gate starts in {costs['start']:.1f} ms and stops in {costs['stop']:.1f} ms; a reset with one "
+        f"open connection takes {costs['reset']:.1f} ms (medians of 30)."
+    )
     print(
         f"\n{rounds} rounds of {BATCHES} alternating batches, medians; {time.monotonic() - started:.0f} s. "
         f"Reproduce: {COMMAND}{' --quick' if args.quick else ''}"

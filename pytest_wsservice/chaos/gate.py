@@ -115,9 +115,11 @@ class TcpGate:
         """Close every connection and the listening socket, and stop the thread. Idempotent."""
         deadline = self._deadline(timeout)
         core, self._core = self._core, None
-        if core is not None and self._thread.running:
-            self._thread.run(core.stop(deadline), timeout=deadline, what=f"stopping the chaos gate {self.name!r}")
-        self._thread.stop(timeout=deadline)
+        try:
+            if core is not None and self._thread.running:
+                self._thread.run(core.stop(deadline), timeout=deadline, what=f"stopping the chaos gate {self.name!r}")
+        finally:
+            self._thread.stop(timeout=deadline)  # cancels whatever did not stop in time
 
     def __enter__(self) -> TcpGate:
         return self.start()

@@ -193,3 +193,14 @@ async def test_module_scoped_loop(module_gate):
 )
 def test_rebase_points_a_url_at_the_gate(gate, url, expected):
     assert gate.rebase(url) == expected.format(port=gate.port)
+
+
+@pytest.mark.asyncio
+async def test_listens_on_ipv6_loopback(echo_server, scaled):
+    with TcpGate("127.0.0.1", echo_server.port, host="::1", timeout=scaled(5)) as gate:
+        assert gate.host == "::1"
+        assert gate.rebase("ws://127.0.0.1:1/chat") == f"ws://[::1]:{gate.port}/chat"
+        reader, writer = await asyncio.open_connection("::1", gate.port)
+        writer.write(b"six")
+        assert await asyncio.wait_for(reader.readexactly(3), scaled(5)) == b"six"
+        writer.close()
