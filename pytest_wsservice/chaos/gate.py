@@ -129,6 +129,15 @@ class TcpGate:
     ) -> None:
         self.stop()
 
+    async def __aenter__(self) -> TcpGate:
+        """``async with TcpGate(...) as gate:`` as in pytest_userver; starting blocks for a few milliseconds."""
+        return self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
     def reset(self, *, timeout: float | None = None) -> None:
         """Back to how it started: pass-through both ways, accepting, and no connections.
 

@@ -204,3 +204,13 @@ async def test_listens_on_ipv6_loopback(echo_server, scaled):
         writer.write(b"six")
         assert await asyncio.wait_for(reader.readexactly(3), scaled(5)) == b"six"
         writer.close()
+
+
+@pytest.mark.asyncio
+async def test_async_with_as_in_pytest_userver(echo_server):
+    async with TcpGate("127.0.0.1", echo_server.port) as gate:
+        reader, writer = await asyncio.open_connection(gate.host, gate.port)
+        writer.write(b"a")
+        assert await asyncio.wait_for(reader.readexactly(1), 5) == b"a"
+        writer.close()
+    assert "stopped" in gate.info()
