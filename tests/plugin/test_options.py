@@ -290,7 +290,7 @@ def _plugin_fixtures() -> dict[str, Any]:
     import importlib
 
     fixtures: dict[str, Any] = {}
-    for module in ("config", "service", "clients", "early"):
+    for module in ("config", "service", "clients", "early", "chaos"):
         namespace = vars(importlib.import_module(f"pytest_wsservice.plugin.{module}"))
         fixtures.update(
             (name, value) for name, value in namespace.items() if type(value).__name__ == "FixtureFunctionDefinition"
