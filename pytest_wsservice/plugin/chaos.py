@@ -3,9 +3,9 @@
 One gate serves the whole session: its thread, event loop and listening port are made on the
 first test that asks for ``tcp_gate`` and stopped when the session ends. Each test gets it
 pointed at the service it runs against and in pass-through; after the test, ``reset()`` puts
-it back (pass-through both ways, accepting, every connection closed). A reset costs a third of
-a start and stop (``python -m bench.chaos_gate`` measures both; see docs/chaos.md), and each test
-pays only the reset.
+it back (pass-through both ways, accepting, every connection closed). A reset costs a fraction
+of a start and a stop (``python -m bench.chaos_gate`` measures both; see docs/chaos.md), and each
+test pays only the reset.
 
 Connections go through the gate only when a client is asked to:
 ``websocket_client.get(path, via=tcp_gate)``, ``service_client.get(path, via=tcp_gate)``.
