@@ -7,6 +7,7 @@ thread-safe face that calls into it.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ipaddress
 import os
@@ -48,6 +49,8 @@ class GateCore:
         self.to_server = Direction("to_server")
         self.to_client = Direction("to_client")
         self.pairs: set[Pair] = set()
+        #: The last connections that closed, described with why (for info()).
+        self.closed: collections.deque[str] = collections.deque(maxlen=5)
         self.accepted = 0
         self.failed_connects = 0
         self.last_connect_error = ""
@@ -131,6 +134,7 @@ class GateCore:
             await pair.run()
         finally:
             self.pairs.discard(pair)
+            self.closed.append(str(pair))
             self._pulse()
 
     async def _connect(self) -> socket.socket | None:
@@ -219,7 +223,8 @@ class GateCore:
         if self.failed_connects:
             text += f"; {self.failed_connects} could not reach the target (last: {self.last_connect_error})"
         opened = sorted(self.pairs, key=lambda pair: pair.number)
-        return text + "".join(f"\n  {pair}" for pair in opened[:20]) + ("\n  ..." if len(opened) > 20 else "")
+        text += "".join(f"\n  {pair}" for pair in opened[:20]) + ("\n  ..." if len(opened) > 20 else "")
+        return text + "".join(f"\n  {closed}" for closed in self.closed)
 
 
 def _why(exc: BaseException) -> str:

@@ -214,3 +214,13 @@ async def test_async_with_as_in_pytest_userver(echo_server):
         assert await asyncio.wait_for(reader.readexactly(1), 5) == b"a"
         writer.close()
     assert "stopped" in gate.info()
+
+
+@pytest.mark.asyncio
+async def test_info_says_why_the_last_connections_closed(gate, connect):
+    client = await connect()
+    await gate.wait_for_connections()
+    gate.to_client_limit_time(0.05, 0)
+    await client.send(b"x")
+    assert await client.expect_eof() in (b"", b"x")
+    assert "limit_time: the connection lived" in gate.info()
