@@ -43,6 +43,7 @@ pytest_plugins = [
     "pytest_wsservice.plugin.config",
     "pytest_wsservice.plugin.service",
     "pytest_wsservice.plugin.clients",
+    "pytest_wsservice.plugin.chaos",
     "pytest_wsservice.plugin.control",
     "pytest_wsservice.plugin.mockserver",
     "pytest_wsservice.plugin.early",

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     import yarl
 
+    from ..chaos import TcpGate
     from .logcapture import LogCapture
 
 __all__ = ["ControlEndpoint", "ServiceClient"]
@@ -108,7 +109,7 @@ class ServiceClient:
         return self._base + path.lstrip("/")
 
     async def request(
-        self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any
+        self, method: str, path: str, *, timeout: float | None = None, via: TcpGate | None = None, **kwargs: Any
     ) -> aiohttp.ClientResponse:
         """Send one HTTP request to the service and read the whole response.
 
@@ -118,6 +119,9 @@ class ServiceClient:
                 string: ``'ping'``, ``'/ping'``, ``'/items?limit=1'``.
             timeout: The deadline in seconds for this request. ``None`` uses the
                 client's timeout.
+            via: A chaos gate (the ``tcp_gate`` fixture) to send the request through,
+                instead of straight to the service; see docs/chaos.md. The other
+                methods (``get``, ``post``, ...) take it too.
             **kwargs: Passed to :meth:`aiohttp.ClientSession.request`: ``params``,
                 ``headers``, ``json``, ``data``, ``allow_redirects`` and so on.
 
@@ -134,7 +138,7 @@ class ServiceClient:
         for callback in self.before_request:
             await callback()
         seconds = self.timeout if timeout is None else timeout
-        url = self.url_for(path)
+        url = self.url_for(path) if via is None else via.rebase(self.url_for(path))
         try:
             async with (
                 aiohttp.ClientSession(

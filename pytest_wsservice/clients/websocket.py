@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
+from ..chaos import TcpGate
 from ..errors import WebSocketHandshakeError, WebSocketMessageTypeError, WebSocketTimeout, seconds_text
 from ..service.handle import base_text
 
@@ -432,9 +433,9 @@ class WebSocketClient:
         self.timeout = timeout
         self.before_request: list[Callable[[], Awaitable[None]]] = []  # awaited before each connect
 
-    def url_for(self, path: str) -> str:
-        """Return the ``ws://`` URL of ``path`` (leading slash optional, query string allowed)."""
-        return self._ws_base + path.lstrip("/")
+    def url_for(self, path: str, via: TcpGate | None = None) -> str:
+        """Return the ``ws://`` URL of ``path`` (leading slash optional, query string allowed), through ``via``."""
+        return self._ws_base + path.lstrip("/") if via is None else via.rebase(self._ws_base + path.lstrip("/"))
 
     def get(
         self,
@@ -444,6 +445,7 @@ class WebSocketClient:
         subprotocols: Sequence[str] | None = None,
         origin: str | None = None,
         timeout: float | None = None,
+        via: TcpGate | None = None,
         **connect_kwargs: Any,
     ) -> _Connect:
         """Open a WebSocket connection to ``path`` of the service.
@@ -464,6 +466,7 @@ class WebSocketClient:
             timeout: The deadline in seconds for opening this connection, and the
                 default for its ``recv`` calls. ``None`` uses the client's timeout
                 (``--websocket-timeout``).
+            via: A chaos gate (``tcp_gate``) to connect through, not straight to the service.
             **connect_kwargs: Passed to :func:`websockets.asyncio.client.connect`,
                 overriding the defaults listed in the class docstring.
 
@@ -494,7 +497,7 @@ class WebSocketClient:
                 "websocket_client.get() sets create_connection itself; set WebSocketClient.connection_class instead"
             )
         options.update(connect_kwargs)
-        return _Connect(self, "/" + path.lstrip("/"), self.url_for(path), timeout, timeout_origin, options)
+        return _Connect(self, "/" + path.lstrip("/"), self.url_for(path, via), timeout, timeout_origin, options)
 
     def __repr__(self) -> str:
         return f"<WebSocketClient {self._ws_base} timeout={self.timeout:g}s>"
