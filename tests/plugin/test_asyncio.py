@@ -25,7 +25,9 @@ def test_tutorial_test_runs_unchanged(project, mode):
 
 
 # pytest 8.4 made an unhandled coroutine test fail; before, it was skipped with a warning.
-_UNHANDLED = {"failed": 1} if tuple(int(part) for part in pytest.__version__.split(".")[:2]) >= (8, 4) else {"skipped": 1}
+_UNHANDLED = (
+    {"failed": 1} if tuple(int(part) for part in pytest.__version__.split(".")[:2]) >= (8, 4) else {"skipped": 1}
+)
 
 
 @pytest.mark.parametrize(("mode", "outcome"), [("strict", _UNHANDLED), ("auto", {"passed": 1})])
