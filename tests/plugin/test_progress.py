@@ -83,12 +83,6 @@ def test_a_slow_start_says_what_it_waits_for(project: pytest.Pytester, sample_co
     )
 
 
-def test_a_fast_start_says_nothing(tutorial: pytest.Pytester) -> None:
-    result = tutorial.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
-    assert "wsservice: waiting" not in result.stdout.str()
-
-
 def test_cpython_3_13_0_is_warned_about(tutorial: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """On CPython 3.13.0 (which crashes rendering some tracebacks) the plugin warns at start, naming the fix."""
     from pytest_wsservice.plugin import progress
