@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 # settings first: its pytest_configure parses the options the others read.
 pytest_plugins = [
     "pytest_wsservice.plugin.settings",
+    "pytest_wsservice.plugin.progress",
     "pytest_wsservice.plugin.config",
     "pytest_wsservice.plugin.service",
     "pytest_wsservice.plugin.clients",
@@ -50,6 +51,7 @@ pytest_plugins = [
     "pytest_wsservice.plugin.asyncio_marking",
     "pytest_wsservice.plugin.reporting",
     "pytest_wsservice.plugin.runner_mode",
+    "pytest_wsservice.plugin.scaling",
 ]
 
 

@@ -56,20 +56,36 @@ PLUGIN_FIXTURES = frozenset(
 )
 
 
+#: Coroutine tests that use our fixtures while pytest-asyncio is not loaded (node ids).
+_WITHOUT_ASYNCIO = pytest.StashKey[list[str]]()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str, obj: object) -> Any:
     # Before the item exists: pytest-asyncio decides after the yield whether a coroutine
     # test is its to run, from the markers the function carries by then. Marking only
     # tests that use our fixtures keeps the user's asyncio mode for everything else.
-    if (
-        inspect.iscoroutinefunction(obj)
-        and collector.config.pluginmanager.has_plugin("asyncio")
-        and _is_test_name(collector, name)
-        and not _has_asyncio_marker(collector, obj)
-        and _requests_plugin_fixture(collector, name, obj)
-    ):
-        pytest.mark.asyncio(obj)  # the same as decorating the function
+    if inspect.iscoroutinefunction(obj) and _is_test_name(collector, name):
+        if not collector.config.pluginmanager.has_plugin("asyncio"):
+            if _requests_plugin_fixture(collector, name, obj):
+                collector.config.stash.setdefault(_WITHOUT_ASYNCIO, []).append(f"{collector.nodeid}::{name}")
+        elif not _has_asyncio_marker(collector, obj) and _requests_plugin_fixture(collector, name, obj):
+            pytest.mark.asyncio(obj)  # the same as decorating the function
     return (yield)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Without pytest-asyncio, pytest only says "async def functions are not natively
+    # supported" for each such test, after the service was started for nothing: stop here.
+    tests = config.stash.get(_WITHOUT_ASYNCIO, [])
+    if tests:
+        shown = ", ".join(tests[:3]) + (f" and {len(tests) - 3} more" if len(tests) > 3 else "")
+        raise pytest.UsageError(
+            f"pytest-asyncio is not loaded, and {len(tests)} async test(s) use pytest-wsservice's fixtures "
+            f"({shown}): they need it to run. Install pytest-asyncio (pytest-wsservice depends on it) and do not "
+            "disable it (-p no:asyncio, PYTEST_DISABLE_PLUGIN_AUTOLOAD without -p asyncio)."
+        )
 
 
 def _is_test_name(collector: pytest.Collector, name: str) -> bool:

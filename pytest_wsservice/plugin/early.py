@@ -57,6 +57,7 @@ def _may_start_early(config: pytest.Config) -> bool:
         and not settings.runner_mode
         and settings.service_url is None
         and not config.pluginmanager.has_plugin("dsession")  # the xdist controller: its workers start services
+        and config.pluginmanager.has_plugin("asyncio")  # without it the async tests cannot run (asyncio_marking)
     )
 
 

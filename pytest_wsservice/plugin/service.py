@@ -21,6 +21,7 @@ import pytest
 from ..errors import ServiceConfigError, ServiceExitedError, ServiceStartError
 from ..service import recipe
 from .config import CONFIG_HOOKS_MARKER, effective_config, is_ours, marker_hooks
+from .progress import describe_start, waiting_for_service
 from .settings import settings_of
 from .state import LOG_START, STATE, EarlyPlan, PluginState
 
@@ -272,7 +273,9 @@ def service_start(
     if url is not None:
         return _external_service(request, url, _wsservice_services)
     services = _services(request, _wsservice_services)
-    handle = services.ensure(services.recipe.default_config, "the session")
+    default = services.recipe.default_config
+    with waiting_for_service(request.config, lambda: describe_start(default)):
+        handle = services.ensure(default, "the session")
     _wsservice_services.start_done = True
     return handle
 
@@ -341,7 +344,8 @@ def service_handle(request: pytest.FixtureRequest) -> Iterator[ServiceHandle]:
         item.stash[LOG_START] = (log_path, os.stat(log_path).st_size)
     except OSError:
         item.stash[LOG_START] = (log_path, 0)
-    handle = services.ensure(config, item.nodeid, warn=lambda message: item.warn(pytest.PytestWarning(message)))
+    with waiting_for_service(request.config, lambda: describe_start(config)):
+        handle = services.ensure(config, item.nodeid, warn=lambda message: item.warn(pytest.PytestWarning(message)))
     yield handle
     error = services.check_after(item.nodeid)
     if error is not None:

@@ -29,9 +29,7 @@ so parsing the options at pytest start costs next to nothing.
 
 from __future__ import annotations
 
-import importlib.util
 import shlex
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -291,13 +289,15 @@ def static_config_path(settings: Settings) -> Path:
     """The static config's path: ``--service-config``, else the bundled sample service's."""
     if settings.config_path is not None:
         return settings.config_path
-    spec = importlib.util.find_spec("sample_service")  # locate it without importing it
-    if spec is None or not spec.submodule_search_locations:
+    from .bundled import bundled_sample_dir
+
+    directory = bundled_sample_dir()
+    if directory is None:
         raise ServiceConfigError(
             "no static config given: pass --service-config PATH (or set service_config in the ini file); "
             "the bundled sample_service, the default, is not installed."
         )
-    return Path(next(iter(spec.submodule_search_locations)), "static_config.yaml")
+    return directory / "static_config.yaml"
 
 
 def load_config_yaml(settings: Settings, path: Path) -> dict[str, Any]:
@@ -358,7 +358,9 @@ def service_command(settings: Settings, patched_path: Path) -> list[str]:
     config_path = str(patched_path)
     argv = settings.require("service-command").command
     if argv is None:
-        return [sys.executable, "-m", "sample_service", "--config", config_path]
+        from .bundled import sample_command
+
+        return sample_command(config_path)
     if any("{config}" in arg for arg in argv):
         return [arg.replace("{config}", config_path) for arg in argv]
     return [*argv, "--config", config_path]

@@ -95,3 +95,17 @@ def test_every_public_name_resolves_and_only_on_use(pytester):
     result = pytester.run(sys.executable, str(script))
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(["public names ok: *"])
+
+
+def test_a_project_with_its_own_sample_service_package_still_gets_the_bundled_one(pytester: pytest.Pytester) -> None:
+    """A user project with a ``sample_service`` package of its own (found first on sys.path) does not replace the
+    bundled service: the plugin finds and starts the installed one by its place beside the plugin."""
+    from tests.plugin.plugin_helpers import BASE_INI, TUTORIAL_TEST
+
+    pytester.makeini(BASE_INI)
+    pytester.makeconftest("pytest_plugins = ['pytest_wsservice']\n")
+    package = pytester.mkpydir("sample_service")
+    (package / "__main__.py").write_text("raise SystemExit('the user project package ran')\n")
+    pytester.makepyfile(test_echo=TUTORIAL_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

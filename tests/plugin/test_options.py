@@ -172,7 +172,9 @@ def test_defaults(project):
                     service_env, service_host):
             assert service_config_path.name == "static_config.yaml"
             assert service_config_path.parent.name == "sample_service"
-            assert service_command == [sys.executable, "-m", "sample_service", "--config", str(service_config_path_temp)]
+            assert service_command[0] == sys.executable and service_command[1] == "-c"
+            assert "run_module('sample_service'" in service_command[2]
+            assert service_command[3:] == ["--config", str(service_config_path_temp)]
             assert service_config_path_temp.parent == service_tmpdir
             components = service_config["components_manager"]["components"]
             assert components["server"]["listener"] == {

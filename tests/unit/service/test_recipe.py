@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from pytest_wsservice.errors import ServiceConfigError
+from pytest_wsservice.service.bundled import sample_command
 from pytest_wsservice.service.config import listener_address
 from pytest_wsservice.service.recipe import (
     DEFAULT_START_TIMEOUT,
@@ -77,9 +77,7 @@ def test_logs_file_gets_the_workers_suffix(tmp_path: Path) -> None:
 
 def test_service_command(tmp_path: Path) -> None:
     patched = tmp_path / "static_config.yaml"
-    assert service_command(parse_settings({}), patched) == [
-        sys.executable, "-m", "sample_service", "--config", str(patched),
-    ]  # fmt: skip
+    assert service_command(parse_settings({}), patched) == sample_command(str(patched))
     with_placeholder = parse_settings({"service-command": raw("svc -c {config}")})
     assert service_command(with_placeholder, patched) == ["svc", "-c", str(patched)]
     without = parse_settings({"service-command": raw("svc")})
