@@ -64,7 +64,6 @@ LISTENER = (*COMPONENTS, "server", "listener")
 DEFAULT_LOGGER = (*COMPONENTS, "logging", "loggers", "default")
 PING_HANDLER = (*COMPONENTS, "handler-ping")
 
-_FALLBACK_SUFFIX = FALLBACK_SUFFIX
 _PATH_SUFFIXES = ("-path", "_path")
 
 
@@ -255,7 +254,7 @@ def build_service_config(
             ``SystemExit`` included), or set a value that YAML cannot store.
     """
     patched, patched_vars = apply_config_hooks(config, config_vars, hooks, source=source)
-    resolved = resolve_config_vars(patched, patched_vars, source=source)
+    resolved = resolve_config_vars(patched, patched_vars)
     resolved.pop("config_vars", None)
     # What tests read must be what the service gets: plain YAML values, paths as strings.
     plain: dict[str, Any] = yaml_ready(resolved)
@@ -315,10 +314,10 @@ class PatchDefaultLogger:
     def __call__(self, config: dict[str, Any], config_vars: dict[str, Any]) -> None:
         logger = _section(config, DEFAULT_LOGGER, "the default-logger hook")
         logger["file_path"] = self.file_path
-        logger.pop(f"file_path{_FALLBACK_SUFFIX}", None)
+        logger.pop(f"file_path{FALLBACK_SUFFIX}", None)
         if self.level is not None:
             logger["level"] = self.level
-            logger.pop(f"level{_FALLBACK_SUFFIX}", None)
+            logger.pop(f"level{FALLBACK_SUFFIX}", None)
 
 
 @dataclass(frozen=True)
@@ -346,7 +345,7 @@ class MakePathsAbsolute:
             if isinstance(value, (dict, list)):
                 self._walk(value, config_vars)
                 continue
-            name = key[: -len(_FALLBACK_SUFFIX)] if isinstance(key, str) and key.endswith(_FALLBACK_SUFFIX) else key
+            name = key[: -len(FALLBACK_SUFFIX)] if isinstance(key, str) and key.endswith(FALLBACK_SUFFIX) else key
             if not (isinstance(name, str) and name.endswith(_PATH_SUFFIXES) and isinstance(value, str)):
                 continue
             if value.startswith("$"):
