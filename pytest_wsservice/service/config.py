@@ -8,14 +8,16 @@ The flow, one way::
     load_static_config(path)                      the YAML as written by the user
     load_config_vars(...)                         the ``$name`` values, a dict
     build_service_config(config, vars, hooks)     hooks patch deep copies in order,
-                                                  then ``$vars`` are resolved and
+                                                  then ``$vars`` are resolved
+                                                  (:mod:`.config_vars`) and
                                                   ``config_vars`` is dropped
     write_service_config(config, directory)       the YAML the service is started with
 
 A *config hook* is any callable ``hook(config: dict, config_vars: dict) -> None`` that
 changes the two dicts in place. The plugin's own hooks are the small classes
 :class:`PatchListener`, :class:`PatchDefaultLogger` and :class:`MakePathsAbsolute`.
-PyYAML is imported on first use, so importing this module costs next to nothing.
+Reading and writing YAML (bounded aliases, YAML's own types, private files) is
+:mod:`.yamlio`'s. PyYAML is imported on first use, so importing this module costs next to nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ServiceConfigError
+from .config_vars import ENV_SUFFIX, FALLBACK_SUFFIX, resolve_config_vars
+from .yamlio import dump_yaml, load_yaml, write_private, yaml_ready
 
 __all__ = [
     "LOG_LEVELS",
@@ -38,6 +42,7 @@ __all__ = [
     "PatchListener",
     "apply_config_hooks",
     "build_service_config",
+    "check_layout",
     "config_vars_path",
     "describe_hook",
     "listener_address",
@@ -59,38 +64,10 @@ LISTENER = (*COMPONENTS, "server", "listener")
 DEFAULT_LOGGER = (*COMPONENTS, "logging", "loggers", "default")
 PING_HANDLER = (*COMPONENTS, "handler-ping")
 
-_FALLBACK_SUFFIX = "#fallback"
 _PATH_SUFFIXES = ("-path", "_path")
 
 
 # --------------------------------------------------------------------------- loading
-
-
-def _load_yaml(path: Path, label: str) -> Any:
-    import yaml  # imported here: PyYAML costs ~10 ms, and most pytest runs never need it
-
-    try:
-        with open(path, encoding="utf-8") as stream:
-            return yaml.load(stream, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except FileNotFoundError:
-        raise ServiceConfigError(f"{label} does not exist; check the path.") from None
-    except IsADirectoryError:
-        raise ServiceConfigError(f"{label} is a directory, not a YAML file.") from None
-    except UnicodeDecodeError as error:
-        raise ServiceConfigError(f"{label} is not UTF-8 text ({error.reason} at byte {error.start}).") from None
-    except OSError as error:
-        raise ServiceConfigError(f"{label} cannot be read: {error.strerror}.") from None
-    except yaml.YAMLError as error:
-        raise ServiceConfigError(f"{label} is not valid YAML: {_describe_yaml_error(error)}; fix the file.") from None
-
-
-def _describe_yaml_error(error: Exception) -> str:
-    # PyYAML's own str() spans several lines and repeats the file name; keep one line.
-    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-    mark = getattr(error, "problem_mark", None)
-    context = getattr(error, "context", None)
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    return f"{problem}{where}" + (f" ({context})" if context else "")
 
 
 def load_static_config(path: str | os.PathLike[str], *, origin: str = "") -> dict[str, Any]:
@@ -105,11 +82,12 @@ def load_static_config(path: str | os.PathLike[str], *, origin: str = "") -> dic
         The parsed YAML, exactly as written (``$vars`` unresolved).
 
     Raises:
-        ServiceConfigError: The file is missing, unreadable, not YAML, or not a mapping.
+        ServiceConfigError: The file is missing, unreadable, not YAML, an alias bomb, not
+            a mapping, or not in userver's layout (:func:`check_layout`).
     """
     path = Path(path)
     label = _label("static config", path, origin)
-    data = _load_yaml(path, label)
+    data = load_yaml(path, label)
     if data is None:
         raise ServiceConfigError(f"{label} is empty; it should be a mapping with a components_manager key.")
     if not isinstance(data, dict):
@@ -117,7 +95,33 @@ def load_static_config(path: str | os.PathLike[str], *, origin: str = "") -> dic
             f"{label} holds a YAML {_yaml_type(data)} at the top level; it should be a mapping "
             "with a components_manager key."
         )
+    check_layout(data, label)
     return data
+
+
+def check_layout(config: Mapping[str, Any], label: str) -> None:
+    """Refuse what is not a static config in userver's layout: the top level must have
+    ``components_manager:`` with a ``components:`` mapping under it (values are not quoted:
+    a file passed by mistake may hold secrets).
+
+    Raises:
+        ServiceConfigError: The layout is wrong; the message names the file and the key.
+    """
+    manager = config.get("components_manager")
+    hint = (
+        " A static config in userver's layout starts with components_manager:, and its components: map each "
+        "component's name to its settings; check that this is the right file."
+    )
+    if "components_manager" not in config:
+        raise ServiceConfigError(f"{label} has no components_manager key at the top level.{hint}")
+    if not isinstance(manager, dict):
+        raise ServiceConfigError(
+            f"{label}: components_manager is a YAML {_yaml_type(manager)}; it should be a mapping.{hint}"
+        )
+    components = manager.get("components")
+    if not isinstance(components, dict):
+        what = "has no components" if components is None else f"has components as a YAML {_yaml_type(components)}"
+        raise ServiceConfigError(f"{label}: components_manager {what}; it should be a mapping.{hint}")
 
 
 def config_vars_path(config: Mapping[str, Any], config_path: str | os.PathLike[str]) -> Path | None:
@@ -153,7 +157,7 @@ def load_config_vars(path: str | os.PathLike[str], *, origin: str = "") -> dict[
     """
     path = Path(path)
     label = _label("config vars file", path, origin)
-    data = _load_yaml(path, label)
+    data = load_yaml(path, label)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -168,56 +172,9 @@ def _label(what: str, path: Path, origin: str) -> str:
 
 
 def _yaml_type(value: Any) -> str:
-    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}.get(
         type(value), type(value).__name__
     )
-
-
-# --------------------------------------------------------------------------- $vars
-
-
-def resolve_config_vars(config: Any, config_vars: Mapping[str, Any], *, source: str = "static config") -> Any:
-    """Return a copy of ``config`` with every ``$name`` string replaced by its var.
-
-    userver's rules: a string value that starts with ``$`` names a config var. If the var
-    is not defined, the sibling key ``<key>#fallback`` gives the value. ``#fallback`` keys
-    are dropped from the result, which therefore needs no vars file.
-
-    Args:
-        config: The static config (or any part of it).
-        config_vars: The vars.
-        source: Names the config in error messages, for example its path.
-
-    Raises:
-        ServiceConfigError: A var is undefined and has no fallback; the message names the
-            key path.
-    """
-
-    def resolve(value: Any, key_path: str, siblings: Mapping[str, Any] | None, key: str | None) -> Any:
-        if isinstance(value, str) and value.startswith("$"):
-            name = value[1:]
-            if name in config_vars:
-                return copy.deepcopy(config_vars[name])
-            fallback_key = f"{key}{_FALLBACK_SUFFIX}"
-            if siblings is not None and fallback_key in siblings:
-                return resolve(siblings[fallback_key], key_path, None, None)
-            hint = f" and there is no {fallback_key!r} sibling key" if key is not None else ""
-            raise ServiceConfigError(
-                f"{source}: {key_path} is {value!r}, but config var {name!r} is not defined{hint}. "
-                f"Define {name} in the config vars (--service-config-vars or config_vars:)"
-                + (f" or add {fallback_key}: <value> next to {key}." if key is not None else ".")
-            )
-        if isinstance(value, dict):
-            return {
-                k: resolve(v, _join(key_path, k), value, str(k))
-                for k, v in value.items()
-                if not (isinstance(k, str) and k.endswith(_FALLBACK_SUFFIX))
-            }
-        if isinstance(value, list):
-            return [resolve(item, f"{key_path}[{index}]", None, None) for index, item in enumerate(value)]
-        return copy.deepcopy(value)
-
-    return resolve(config, "", None, None)
 
 
 def _join(key_path: str, key: Any) -> str:
@@ -231,7 +188,12 @@ def describe_hook(hook: Any) -> str:
     """Name a hook for messages: ``module.function`` for functions, ``repr`` otherwise."""
     if inspect.isfunction(hook) or inspect.ismethod(hook):
         return f"{hook.__module__}.{hook.__qualname__}"
-    return repr(hook)
+    try:
+        return repr(hook)
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # user code: a broken __repr__ must not take the session down
+        return f"<{type(hook).__module__}.{type(hook).__qualname__} object>"
 
 
 def apply_config_hooks(
@@ -258,9 +220,11 @@ def apply_config_hooks(
     for name, hook in hooks:
         try:
             result: object = hook(patched, patched_vars)
-        except Exception as error:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # user code: SystemExit and the like are hook errors too
             raise ServiceConfigError(
-                f"config hook {name} failed on {source}: {type(error).__name__}: {error}"
+                f"config hook {name} failed on {source}: {type(error).__name__}: {_bounded(error)}"
             ) from error
         if result is not None and result is not patched:
             raise ServiceConfigError(
@@ -280,19 +244,20 @@ def build_service_config(
     """Return the config the service is started with.
 
     Hooks run first, on deep copies of the config *and* the vars, so a hook may set a var
-    or write a ``$name`` reference. Then ``$vars`` are resolved and the top-level
-    ``config_vars`` key is removed: the result is self-contained. ``os.PathLike`` values
-    become strings.
+    or write a ``$name`` reference. Then ``$vars``, ``key#env`` and ``key#fallback`` are
+    resolved (:mod:`~pytest_wsservice.service.config_vars`: a ``$name`` that nothing
+    resolves is left as written) and the top-level ``config_vars`` key is removed.
+    YAML's own types (dates, ``!!binary``) are kept; ``os.PathLike`` values become strings.
 
     Raises:
-        ServiceConfigError: A hook failed, a var is undefined, or a hook set a value that
-            YAML cannot store.
+        ServiceConfigError: A hook failed (any exception but ``KeyboardInterrupt``,
+            ``SystemExit`` included), or set a value that YAML cannot store.
     """
     patched, patched_vars = apply_config_hooks(config, config_vars, hooks, source=source)
-    resolved = resolve_config_vars(patched, patched_vars, source=source)
+    resolved = resolve_config_vars(patched, patched_vars)
     resolved.pop("config_vars", None)
     # What tests read must be what the service gets: plain YAML values, paths as strings.
-    plain: dict[str, Any] = _plain(resolved, "")
+    plain: dict[str, Any] = yaml_ready(resolved)
     return plain
 
 
@@ -331,8 +296,9 @@ class PatchListener:
         listener["host"] = self.host
         listener["port"] = self.port
         # The resolved values win over any $var the config had there.
-        listener.pop(f"host{_FALLBACK_SUFFIX}", None)
-        listener.pop(f"port{_FALLBACK_SUFFIX}", None)
+        for key in ("host", "port"):
+            listener.pop(f"{key}{FALLBACK_SUFFIX}", None)
+            listener.pop(f"{key}{ENV_SUFFIX}", None)
 
 
 @dataclass(frozen=True)
@@ -348,10 +314,10 @@ class PatchDefaultLogger:
     def __call__(self, config: dict[str, Any], config_vars: dict[str, Any]) -> None:
         logger = _section(config, DEFAULT_LOGGER, "the default-logger hook")
         logger["file_path"] = self.file_path
-        logger.pop(f"file_path{_FALLBACK_SUFFIX}", None)
+        logger.pop(f"file_path{FALLBACK_SUFFIX}", None)
         if self.level is not None:
             logger["level"] = self.level
-            logger.pop(f"level{_FALLBACK_SUFFIX}", None)
+            logger.pop(f"level{FALLBACK_SUFFIX}", None)
 
 
 @dataclass(frozen=True)
@@ -379,7 +345,7 @@ class MakePathsAbsolute:
             if isinstance(value, (dict, list)):
                 self._walk(value, config_vars)
                 continue
-            name = key[: -len(_FALLBACK_SUFFIX)] if isinstance(key, str) and key.endswith(_FALLBACK_SUFFIX) else key
+            name = key[: -len(FALLBACK_SUFFIX)] if isinstance(key, str) and key.endswith(FALLBACK_SUFFIX) else key
             if not (isinstance(name, str) and name.endswith(_PATH_SUFFIXES) and isinstance(value, str)):
                 continue
             if value.startswith("$"):
@@ -409,9 +375,11 @@ def listener_address(config: Mapping[str, Any]) -> tuple[str, int]:
     listener = _lookup(config, LISTENER)
     port = listener.get("port") if isinstance(listener, Mapping) else None
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        # Only a number is quoted: a string may be the value of a $var, perhaps a secret.
+        shown = f"= {port!r}" if port is None or isinstance(port, (int, float)) else f"is a YAML {_yaml_type(port)}"
         raise ServiceConfigError(
-            f"the patched config has {'.'.join(LISTENER)}.port = {port!r}; it should be a port number "
-            "(did a config hook remove it?)."
+            f"the patched config's {'.'.join(LISTENER)}.port {shown}; it should be a port number "
+            "(did a config hook remove it or set it to a $var?)."
         )
     host = listener.get("host") or "127.0.0.1"
     host = {"0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}.get(str(host), str(host))
@@ -431,44 +399,29 @@ def write_service_config(
 ) -> Path:
     """Write a patched config as YAML into ``directory`` and return the file's path.
 
-    ``os.PathLike`` values (a hook may set a ``pathlib.Path``) are written as strings.
+    ``os.PathLike`` values (a hook may set a ``pathlib.Path``) are written as strings;
+    YAML's own types (dates, ``!!binary``) keep their form. The file is readable by its
+    owner only (0600): it may hold secrets (tests-control's, values of ``$vars``).
 
     Raises:
-        ServiceConfigError: A value cannot be written as YAML; the message names its key.
+        ServiceConfigError: A value cannot be written as YAML (the message names its key),
+            or the file cannot be written (full or read-only disk; the message names the path).
     """
-    import yaml
-
     path = Path(directory, name)
-    data = _plain(config, "")
-    # No line folding (width): long strings stay on one line, so small YAML readers cope.
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    text = yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=2**30)
-    data_bytes = text.encode("utf-8")
+    data_bytes = dump_yaml(yaml_ready(config), path)
     try:
         if path.read_bytes() == data_bytes:
             return path  # already written (by the plugin's early start): a service may be reading it
     except OSError:
         pass
     # Written aside and renamed over: a service reading the file sees the old or the new one whole.
-    # 0600: the copy may hold secrets (tests-control's, values of $vars).
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data_bytes)
-    os.replace(partial, path)
+    write_private(path, data_bytes)
     return path
 
 
-def _plain(value: Any, key_path: str) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v, _join(key_path, k)) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item, f"{key_path}[{index}]") for index, item in enumerate(value)]
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    raise ServiceConfigError(
-        f"the patched config has a {type(value).__name__} at {key_path or 'the top level'}, which YAML cannot "
-        "store; config hooks should set plain values (str, int, float, bool, None, list, dict)."
-    )
+def _bounded(error: BaseException, limit: int = 500) -> str:
+    try:
+        text = str(error)
+    except Exception:
+        text = "(its message cannot be shown)"
+    return text if len(text) <= limit else f"{text[:limit]} [... {len(text) - limit} characters cut ...]"

@@ -67,7 +67,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_START_TIMEOUT = 30.0
 DEFAULT_STOP_TIMEOUT = 5.0
 DEFAULT_WEBSOCKET_TIMEOUT = 10.0
+#: The longest timeout an option may give, in seconds: every wait ends (``inf`` would hang).
+MAX_TIMEOUT = 3600.0
 
+_TIMEOUT_WHAT = f"a positive number of seconds, at most {MAX_TIMEOUT:g}"
 _YES_NO = {"yes": True, "true": True, "on": True, "1": True, "no": False, "false": False, "off": False, "0": False}
 #: Options that start nothing (or decide nothing about the service): setting one does
 #: not count as configuring the plugin, for the early start.
@@ -220,13 +223,13 @@ def parse_settings(
         "service-port": ("port", lambda r: _parse_port(r, worker_id)),
         "service-start-timeout": (
             "start_timeout",
-            lambda r: _number(r, float, "a positive number of seconds", 0.001, float("inf")),
+            lambda r: _number(r, float, _TIMEOUT_WHAT, 0.001, MAX_TIMEOUT),
         ),
         "service-log-level": ("log_level", _parse_log_level),
         "service-logs-file": ("logs_file", RawSetting.path),
         "websocket-timeout": (
             "websocket_timeout",
-            lambda r: _number(r, float, "a positive number of seconds", 0.001, float("inf")),
+            lambda r: _number(r, float, _TIMEOUT_WHAT, 0.001, MAX_TIMEOUT),
         ),
         "service-url": ("service_url", lambda r: r.value),
     }
@@ -368,11 +371,15 @@ def service_command(settings: Settings, patched_path: Path) -> list[str]:
 
 def logs_file(settings: Settings, tmpdir: Path) -> Path:
     """The log file: ``--service-logs-file`` (xdist worker ``gwK`` writes ``PATH`` with ``.gwK``
-    before the suffix), else ``service.log`` in the session's ``tmpdir``."""
+    before the suffix), else ``service.log`` in the session's ``tmpdir``. A file that does not
+    exist yet is created readable by its owner only (:func:`~.files.prepare_log_file`)."""
+    from .files import prepare_log_file
+
     path, worker = settings.logs_file, settings.worker_id
     if path is None:
-        return tmpdir / "service.log"
-    return path.with_name(f"{path.stem}.{worker}{path.suffix}") if worker else path
+        return prepare_log_file(tmpdir / "service.log")
+    path = path.with_name(f"{path.stem}.{worker}{path.suffix}") if worker else path
+    return prepare_log_file(path, origin=settings.origin("service-logs-file") or "")
 
 
 def make_recipe(

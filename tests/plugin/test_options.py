@@ -215,12 +215,12 @@ def test_command_with_config_placeholder(project):
         (
             "--service-start-timeout=0",
             "service_start_timeout",
-            "--service-start-timeout is '0'; it should be a positive number of seconds.",
+            "--service-start-timeout is '0'; it should be a positive number of seconds, at most 3600.",
         ),
         (
             "--websocket-timeout=soon",
             "websocket_timeout",
-            "--websocket-timeout is 'soon'; it should be a positive number of seconds.",
+            "--websocket-timeout is 'soon'; it should be a positive number of seconds, at most 3600.",
         ),
         (
             "--service-log-level=loud",
