@@ -15,6 +15,7 @@ Loaded as a plugin module by ``pytest_wsservice``; it imports nothing heavy.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 import threading
@@ -57,16 +58,16 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if settings.service_url is not None:
         return [f"wsservice: testing the service at {settings.service_url} (--service-url); nothing is started"]
     if settings.command is not None:
-        command = shlex.join(settings.command)
+        command = _shown(shlex.join(settings.command))
     else:
         command = "python -m sample_service (the bundled sample)"
     if settings.config_path is not None:
-        config_text = str(settings.config_path)
+        config_text = _shown(settings.config_path)
     elif settings.command is None:
         config_text = "the bundled sample_service/static_config.yaml"
     else:
         config_text = "none given"
-    log = str(settings.logs_file) if settings.logs_file is not None else "service.log in the session's temp dir"
+    log = _shown(settings.logs_file) if settings.logs_file is not None else "service.log in the session's temp dir"
     return [f"wsservice: service {command}; static config {config_text}; log {log}"]
 
 
@@ -76,7 +77,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     state = config.stash.get(STATE, None)
     services = getattr(state, "services", None)
     if services is not None:
-        terminalreporter.write_line(f"wsservice: the service's log is {services.recipe.log_path}")
+        terminalreporter.write_line(f"wsservice: the service's log is {_shown(services.recipe.log_path)}")
+
+
+def _shown(path: object) -> str:
+    """A path (or text holding one) as printable text: bytes that are not UTF-8 shown as ``\\xff``."""
+    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
 
 
 # --------------------------------------------------------------------------- waiting
