@@ -22,13 +22,13 @@ from .errors import (
     ServiceRequestTimeout,
     ServiceStartError,
     ServiceStartTimeout,
-    WebSocketHandshakeError,
     WebSocketMessageTypeError,
     WebSocketTimeout,
     WsServiceError,
 )
 
 if TYPE_CHECKING:
+    from .errors import WebSocketHandshakeError
     from .http import ServiceClient
     from .logcapture import LogCapture, LogLine
     from .process import ServiceHandle, ServiceProcess
@@ -78,6 +78,7 @@ _LAZY_NAMES = {
     "ServiceClient": ".http",
     "ServiceHandle": ".process",
     "ServiceProcess": ".process",
+    "WebSocketHandshakeError": ".errors",  # a websockets InvalidStatus: defined on first use
     "WebSocketClient": ".websocket",
     "WebSocketConnection": ".websocket",
 }

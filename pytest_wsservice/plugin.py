@@ -40,6 +40,7 @@ from .options import (
     _worker_id,
 )
 from .signals import _install_sigterm
+from .reporting import TRANSCRIPTS
 from .state import _LOG_START, _STATE, _State
 
 if TYPE_CHECKING:
@@ -599,15 +600,20 @@ def service_client_timeout(websocket_timeout: float) -> float:
 
 
 @pytest.fixture
-def websocket_client(service_handle: ServiceHandle, websocket_timeout: float) -> WebSocketClient:
+def websocket_client(
+    request: pytest.FixtureRequest, service_handle: ServiceHandle, websocket_timeout: float
+) -> WebSocketClient:
     """A WebSocket client for the service: ``async with websocket_client.get('chat') as chat``.
 
     Function scope; it holds no connection until ``get()`` is entered, so it is bound
-    to no event loop. Override this to connect somewhere else.
+    to no event loop. Override this to connect somewhere else. The transcripts of the
+    connections it opens go into the test's report if the test fails.
     """
     from .websocket import WebSocketClient
 
-    return WebSocketClient(service_handle.base_url, timeout=websocket_timeout)
+    client = WebSocketClient(service_handle.base_url, timeout=websocket_timeout)
+    request.node.stash[TRANSCRIPTS] = client.transcripts
+    return client
 
 
 @pytest.fixture

@@ -28,9 +28,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Generator
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from websockets.protocol import State
 
+from .clients.recording import RecordingConnection
+from .clients.transcript import ConnectionTranscripts
 from .errors import WebSocketHandshakeError, WebSocketMessageTypeError, WebSocketTimeout, seconds_text as _seconds
 
 if TYPE_CHECKING:
@@ -57,7 +60,7 @@ def _preview(data: str | bytes) -> str:
     return text + (" ..." if len(data) > _PREVIEW_CHARS else "")
 
 
-class WebSocketConnection(ClientConnection):
+class WebSocketConnection(RecordingConnection):
     """An open WebSocket connection to the service, with deadlines on every wait.
 
     It is a websockets :class:`~websockets.asyncio.client.ClientConnection`, so its
@@ -80,7 +83,7 @@ class WebSocketConnection(ClientConnection):
     """
 
     def __init__(self, *args: Any, path: str = "/", timeout: float = 10.0, timeout_origin: str = "", **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, path=path, timeout=timeout, timeout_origin=timeout_origin, **kwargs)
         self._wss_path = path
         self._wss_timeout = timeout
         self._wss_timeout_origin = timeout_origin or "the connection's default"
@@ -95,16 +98,6 @@ class WebSocketConnection(ClientConnection):
         self._wss_timer_when = _INF  # the deadline the timer is armed for; inf when idle
         self._wss_expired = False  # set by the watchdog just before it cancels the task
         self._wss_write_timer: asyncio.TimerHandle | None = None  # armed while writing is paused
-
-    @property
-    def path(self) -> str:
-        """The path (and query string) this connection was opened on, such as ``/chat``."""
-        return self._wss_path
-
-    @property
-    def timeout(self) -> float:
-        """The default deadline in seconds of :meth:`recv` and friends on this connection."""
-        return self._wss_timeout
 
     async def recv(self, decode: bool | None = None, *, timeout: float | None = None) -> Any:
         """Receive the next message, waiting at most ``timeout`` seconds.
@@ -173,6 +166,12 @@ class WebSocketConnection(ClientConnection):
             return  # idle: the next recv() arms the timer again
         if _monotonic() < self._wss_deadline:
             self._wss_arm(self._wss_deadline)  # a later recv() moved the deadline
+            return
+        if self.protocol.state is not State.OPEN:
+            # The connection is ending (the service closed it, or the client failed it for a
+            # reason of its own and waits for the close handshake): that is no timeout. Cut
+            # the wait short, so recv() raises ConnectionClosed with the real reason.
+            self.transport.abort()
             return
         self._wss_expired = True
         task.cancel()
@@ -350,6 +349,7 @@ class _Connect:
                 status=response.status_code,
                 headers=headers,
                 body=body,
+                response=response,
             ) from None
         except _TIMEOUT_ERRORS:
             raise WebSocketTimeout(
@@ -358,6 +358,7 @@ class _Connect:
                 f"connection or sent no handshake response in time."
             ) from None
         assert isinstance(connection, WebSocketConnection)
+        self._client.transcripts.add(connection.transcript)
         return connection
 
     def __await__(self) -> Generator[Any, None, WebSocketConnection]:
@@ -421,6 +422,8 @@ class WebSocketClient:
         self._ws_base = ws_base if ws_base.endswith("/") else ws_base + "/"
         self.base_url = base_url
         self.timeout = timeout
+        #: The transcripts of the connections opened so far (a failed test's report shows them).
+        self.transcripts = ConnectionTranscripts()
 
     def url_for(self, path: str) -> str:
         """Return the ``ws://`` URL of ``path`` (leading slash optional, query string allowed)."""

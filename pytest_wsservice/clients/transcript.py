@@ -14,8 +14,8 @@ yields keep one as ``connection.transcript``::
 prints::
 
     WebSocket /chat: 2 events in 0.002 s
-      +0.000s  sent      text    5 chars  'hello'
-      +0.002s  received  text    5 chars  'hello'
+      +0.000s  sent      text    5 bytes  'hello'
+      +0.002s  received  text    5 bytes  'hello'
 
 ``len(transcript)`` counts every event recorded. The transcript is bounded both in
 memory and in print: it keeps the first and the last events of a long connection
@@ -34,13 +34,13 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = [
     "DEFAULT_DATA_CHARS",
     "DEFAULT_KEEP_FIRST",
     "DEFAULT_KEEP_LAST",
+    "ConnectionTranscripts",
     "Event",
     "Transcript",
     "close_code_text",
@@ -107,8 +107,7 @@ def size_text(data: str | bytes) -> str:
     return f"{len(data)} {unit}" + ("" if len(data) == 1 else "s")
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """One event of a connection.
 
     Attributes:
@@ -118,13 +117,15 @@ class Event:
             such as not answering a ping while pongs are dropped).
         kind: ``'text'``, ``'binary'``, ``'ping'``, ``'pong'``, ``'close'`` (a close
             frame), ``'closed'`` (the end of the connection) or ``'note'``.
-        size: The length of the whole message or payload: characters for text, bytes
-            otherwise; 0 for ``'closed'`` and ``'note'``.
-        data: The start of the data, at most the transcript's ``data_chars``; for a close
-            frame and for ``'closed'``, the reason; for a note, its text.
+        size: The size of the whole message or payload in bytes on the wire (UTF-8 for
+            text); the length of the reason for ``'close'`` and ``'closed'``; 0 for a note.
+        data: The start of the data, at most the transcript's ``data_chars`` characters
+            (text) or bytes; for a close frame and for ``'closed'``, the reason; for a
+            note, its text.
         code: The close code of a close frame or of ``'closed'``, else ``None``.
         by: For ``'closed'``: who closed first, ``'client'``, ``'service'`` or ``''``
             when the connection was lost without a close handshake.
+        fragments: How many frames the message came in (1 unless it was fragmented).
     """
 
     offset: float
@@ -134,6 +135,7 @@ class Event:
     data: str | bytes = ""
     code: int | None = None
     by: str = ""
+    fragments: int = 1
 
     def __str__(self) -> str:
         head = f"+{self.offset:.3f}s  "
@@ -147,10 +149,11 @@ class Event:
         if self.kind == "close":
             reason = f" {self.data!r}" if self.data else ""
             return f"{head}{self.direction:<8}  close   {close_code_text(self.code)}{reason}"
-        unit = "char" if self.kind == "text" else "byte"
-        size = f"{self.size} {unit}{'' if self.size == 1 else 's'}"
-        quoted = repr(self.data) + (" ..." if len(self.data) < self.size else "")
-        return f"{head}{self.direction:<8}  {self.kind:<6}  {size:<8} {quoted}"
+        size = f"{self.size} byte{'' if self.size == 1 else 's'}"
+        cut = len(self.data.encode("utf-8", "surrogatepass") if isinstance(self.data, str) else self.data) < self.size
+        quoted = repr(self.data) + (" ..." if cut else "")
+        parts = f" in {self.fragments} fragments" if self.fragments > 1 else ""
+        return f"{head}{self.direction:<8}  {self.kind:<6}  {size:<8} {quoted}{parts}"
 
 
 class Transcript:
@@ -167,6 +170,8 @@ class Transcript:
     """
 
     __slots__ = ("_clock", "_data_chars", "_first", "_keep_first", "_last", "_left_out", "_start", "name")
+
+    # The connection records every frame on the event loop's thread; nothing here awaits.
 
     def __init__(
         self,
@@ -193,6 +198,14 @@ class Transcript:
 
     # ------------------------------------------------------------------ recording
 
+    def restart_clock(self) -> None:
+        """Count offsets from now: the connection calls it when its opening handshake completes.
+
+        It does nothing once an event is recorded, so offsets never go backwards.
+        """
+        if not self._first:
+            self._start = self._clock()
+
     def add(self, event: Event) -> None:
         """Append an event (the ``record_*`` methods build and add them)."""
         if len(self._first) < self._keep_first:
@@ -203,20 +216,35 @@ class Transcript:
             self._left_out += 1
         last.append(event)
 
-    def _message(self, direction: Direction, message: str | bytes) -> None:
-        kind: Kind = "text" if isinstance(message, str) else "binary"
-        data = message[: self._data_chars]
-        if isinstance(data, (bytearray, memoryview)):
-            data = bytes(data)
-        self.add(Event(self._clock() - self._start, direction, kind, len(message), data))
+    def record_message(
+        self,
+        direction: Literal["sent", "received"],
+        kind: Literal["text", "binary"],
+        size: int,
+        data: str | bytes,
+        fragments: int = 1,
+    ) -> None:
+        """Record a whole message of which the caller knows the size and (at least) the start.
+
+        Args:
+            direction: ``'sent'`` or ``'received'``.
+            kind: ``'text'`` or ``'binary'``.
+            size: The size of the message in bytes on the wire.
+            data: The message or its start; the transcript keeps ``data_chars`` of it.
+            fragments: How many frames the message came or went in.
+        """
+        cut = data[: self._data_chars]
+        if not isinstance(cut, (str, bytes)):  # bytearray, memoryview
+            cut = bytes(cut)
+        self.add(Event(self._clock() - self._start, direction, kind, size, cut, None, "", fragments))
 
     def record_sent(self, message: str | bytes) -> None:
         """Record a message the client sent: ``str`` is a text message, anything else binary."""
-        self._message("sent", message)
+        self.record_message("sent", *_kind_and_size(message), message)
 
     def record_received(self, message: str | bytes) -> None:
         """Record a message the client received from the service."""
-        self._message("received", message)
+        self.record_message("received", *_kind_and_size(message), message)
 
     def record_ping(self, direction: Literal["sent", "received"], data: bytes = b"") -> None:
         """Record a ping the client sent or received, with its payload."""
@@ -248,6 +276,11 @@ class Transcript:
         self.add(Event(self._clock() - self._start, "note", "note", 0, text))
 
     # ------------------------------------------------------------------ reading
+
+    @property
+    def data_chars(self) -> int:
+        """How many characters (text) or bytes (binary) of each message the transcript keeps."""
+        return self._data_chars
 
     def __len__(self) -> int:
         """The number of events recorded, including those no longer kept."""
@@ -326,5 +359,61 @@ class Transcript:
         return f"<Transcript {self.name} {_count(len(self), 'event')}>"
 
 
+def _kind_and_size(message: str | bytes) -> tuple[Literal["text", "binary"], int]:
+    if isinstance(message, str):
+        return "text", len(message) if message.isascii() else len(message.encode("utf-8", "surrogatepass"))
+    return "binary", len(message)
+
+
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+class ConnectionTranscripts:
+    """The transcripts of the connections one client opened, for a failed test's report.
+
+    It keeps the first ``keep_first`` and the last ``keep_last`` transcripts and counts the
+    others, so a test that opens thousands of connections keeps a bounded record. It holds
+    transcripts only, never connections or anything bound to an event loop.
+    """
+
+    __slots__ = ("_first", "_keep_first", "_last", "_left_out")
+
+    def __init__(self, *, keep_first: int = 5, keep_last: int = 10) -> None:
+        self._keep_first = keep_first
+        self._first: list[Transcript] = []
+        self._last: deque[Transcript] = deque(maxlen=max(1, keep_last))
+        self._left_out = 0
+
+    def add(self, transcript: Transcript) -> None:
+        """Keep the transcript of a connection just opened."""
+        if len(self._first) < self._keep_first:
+            self._first.append(transcript)
+            return
+        if len(self._last) == self._last.maxlen:
+            self._left_out += 1
+        self._last.append(transcript)
+
+    def __len__(self) -> int:
+        """How many connections were opened, including those whose transcripts were not kept."""
+        return len(self._first) + len(self._last) + self._left_out
+
+    def __iter__(self) -> Iterator[Transcript]:
+        yield from self._first
+        yield from self._last
+
+    def format(self) -> str:
+        """Every kept transcript, numbered; each is shorter when there are many."""
+        total = len(self)
+        if total == 0:
+            return "No WebSocket connection was opened."
+        first, last = (PRINT_FIRST, PRINT_LAST) if total <= 3 else (3, 7)
+        parts = []
+        for number, transcript in enumerate(self._first, 1):
+            parts.append(f"[connection {number} of {total}] {transcript.format(first=first, last=last)}")
+        if self._left_out:
+            parts.append(f"... {_count(self._left_out, 'connection')} left out ...")
+        start = total - len(self._last) + 1
+        for number, transcript in enumerate(self._last, start):
+            parts.append(f"[connection {number} of {total}] {transcript.format(first=first, last=last)}")
+        return "\n".join(parts)

@@ -177,8 +177,8 @@ def test_report_shows_expected_arrived_why_and_the_recent_transcript():
     assert lines[2] == "  arrived:  a text message of 5 chars: 'hallo'"
     assert lines[3] == "  mismatch: they differ from character 1 on: expected 'ello', got 'allo'"
     assert lines[4] == "WebSocket /chat, 2 events:"
-    assert "sent      text    5 chars  'hello'" in lines[5]
-    assert "received  text    5 chars  'hallo'" in lines[6]
+    assert "sent      text    5 bytes  'hello'" in lines[5]
+    assert "received  text    5 bytes  'hallo'" in lines[6]
 
 
 def test_report_is_bounded():

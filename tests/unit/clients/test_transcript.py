@@ -57,8 +57,8 @@ def test_str_is_readable():
     assert str(transcript) == "\n".join(
         [
             "WebSocket /chat: 6 events in 0.006 s",
-            "  +0.001s  sent      text    5 chars  'hello'",
-            "  +0.002s  received  text    5 chars  'hello'",
+            "  +0.001s  sent      text    5 bytes  'hello'",
+            "  +0.002s  received  text    5 bytes  'hello'",
             "  +0.003s  sent      ping    0 bytes  b''",
             "  +0.004s  received  pong    0 bytes  b''",
             "  +0.005s  note      did not answer a ping: pongs are dropped",
@@ -93,7 +93,7 @@ def test_message_data_is_cut_when_recorded_but_the_size_is_the_whole():
     assert received.data == "x" * 8 and received.size == 50_000
     assert sent.data == b"y" * 8 and type(sent.data) is bytes and sent.size == 20
     assert small.data == b"zzz" and type(small.data) is bytes
-    assert str(received).endswith("received  text    50000 chars 'xxxxxxxx' ...")
+    assert str(received).endswith("received  text    50000 bytes 'xxxxxxxx' ...")
     assert str(small).endswith("sent      binary  3 bytes  b'zzz'")
 
 
@@ -171,3 +171,16 @@ def test_helpers_word_codes_sizes_and_data():
 def test_bad_bounds_are_refused():
     with pytest.raises(ValueError, match="keep_last >= 1"):
         Transcript("/chat", keep_last=0)
+
+
+def test_text_sizes_are_utf8_bytes_and_fragments_are_counted():
+    transcript = Transcript("/chat", clock=ticking())
+    transcript.record_sent("héllo")
+    transcript.record_message("received", "text", 50_000, "x" * 100, fragments=5000)
+    transcript.record_message("received", "binary", 3, bytearray(b"abc"))
+    sent, big, small = transcript.events
+    assert sent.size == 6 and sent.kind == "text"
+    assert str(sent).endswith("sent      text    6 bytes  'héllo'")
+    assert big.fragments == 5000 and big.data == "x" * 80
+    assert str(big).endswith("received  text    50000 bytes '" + "x" * 80 + "' ... in 5000 fragments")
+    assert small.data == b"abc" and type(small.data) is bytes
