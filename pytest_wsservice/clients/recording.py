@@ -118,6 +118,7 @@ class RecordingConnection(ClientConnection):
                 and the last events of the transcript.
             TypeError: ``expected`` is none of the above.
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not this method's
         validate(expected)
         seconds, origin = self._rec_deadline(timeout, "expect()")
         try:
@@ -144,6 +145,7 @@ class RecordingConnection(ClientConnection):
                 the connection closed.
             ValueError: ``seconds`` is not a positive number.
         """
+        __tracebackhide__ = True
         if not seconds > 0:
             raise ValueError(f"expect_silence() needs a positive number of seconds, not {seconds!r}")
         try:
@@ -180,6 +182,7 @@ class RecordingConnection(ClientConnection):
             AssertionError: A message arrived first, the service did not close in time,
                 the client closed the connection itself, or the code or reason differ.
         """
+        __tracebackhide__ = True
         seconds, origin = self._rec_deadline(timeout, "expect_close()")
         what = f"a close{'' if code is None else ' with ' + close_code_text(code)}"
         try:
