@@ -276,6 +276,8 @@ class RecordingConnection(ClientConnection):
             data = first[: self._transcript.data_chars]
             if size is None:
                 size = len(first) if first.isascii() else len(first.encode("utf-8", "surrogatepass"))
+            if not is_text:  # send(str, text=False): UTF-8 in a binary frame
+                data = data.encode("utf-8", "surrogatepass")[: self._transcript.data_chars]
         else:
             data = bytes(first[: self._transcript.data_chars])
             if is_text:

@@ -257,6 +257,7 @@ class Transcript:
     def record_close_frame(self, direction: Literal["sent", "received"], code: int | None, reason: str = "") -> None:
         """Record a close frame the client sent or received."""
         cut = reason[: self._data_chars]
+        code = None if code is None else int(code)  # an IntEnum prints as its name on Python 3.10
         self.add(Event(self._clock() - self._start, direction, "close", len(reason), cut, code))
 
     def record_closed(self, code: int | None, reason: str = "", by: str = "") -> None:
@@ -269,6 +270,7 @@ class Transcript:
                 connection was lost without a close handshake.
         """
         cut = reason[: self._data_chars]
+        code = None if code is None else int(code)
         self.add(Event(self._clock() - self._start, "closed", "closed", len(reason), cut, code, by))
 
     def record_note(self, text: str) -> None:

@@ -291,3 +291,16 @@ async def test_the_client_lists_the_transcripts_of_its_connections(websocket_cli
     text = websocket_client.transcripts.format()
     assert "[connection 1 of 2] WebSocket /chat: 5 events" in text
     assert "[connection 2 of 2] WebSocket /chat?room=2: 5 events" in text
+
+
+async def test_transcript_of_text_sent_as_binary_and_bytes_sent_as_text(websocket_client):
+    async with websocket_client.get("chat") as chat:
+        await chat.send("héllo", text=False)
+        await chat.expect("héllo".encode())
+        await chat.send("héllo".encode(), text=True)
+        await chat.expect("héllo")
+    sent = [event for event in chat.transcript if event.direction == "sent" and event.kind != "close"]
+    assert [(event.kind, event.size, event.data) for event in sent] == [
+        ("binary", 6, "héllo".encode()),
+        ("text", 6, "héllo"),
+    ]
