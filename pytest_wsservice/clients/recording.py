@@ -273,11 +273,11 @@ class RecordingConnection(ClientConnection):
         is_text = isinstance(first, str) if text is None else text
         data: str | bytes
         if isinstance(first, str):
-            data = first[: self._transcript.data_chars]
+            data = first  # the transcript keeps only its start
             if size is None:
                 size = len(first) if first.isascii() else len(first.encode("utf-8", "surrogatepass"))
             if not is_text:  # send(str, text=False): UTF-8 in a binary frame
-                data = data.encode("utf-8", "surrogatepass")[: self._transcript.data_chars]
+                data = first[: self._transcript.data_chars].encode("utf-8", "surrogatepass")
         else:
             data = bytes(first[: self._transcript.data_chars])
             if is_text:
