@@ -14,7 +14,9 @@
 * :meth:`~RecordingConnection.drop_pongs`, to stop answering the service's pings;
 * the reassembly of fragmented messages here rather than in websockets, so that a
   message arrives whole however many fragments it came in: only its size is limited
-  (by ``max_size``, unlimited unless given), not its number of fragments.
+  (by ``max_size``, unlimited unless given), not its number of fragments. (So
+  ``recv_streaming()`` yields each message in one piece; the transcript still counts
+  the fragments.)
 
 It imports websockets; the plugin imports it only when a test asks for
 ``websocket_client``.
