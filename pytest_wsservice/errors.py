@@ -10,17 +10,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
-    "WsServiceError",
     "ServiceConfigError",
-    "ServiceStartError",
-    "ServiceStartTimeout",
+    "ServiceControlError",
     "ServiceExitedError",
     "ServicePortInUse",
-    "WebSocketHandshakeError",
-    "WebSocketTimeout",
-    "WebSocketMessageTypeError",
     "ServiceRequestTimeout",
-    "ServiceControlError",
+    "ServiceStartError",
+    "ServiceStartTimeout",
+    "WebSocketHandshakeError",
+    "WebSocketMessageTypeError",
+    "WebSocketTimeout",
+    "WsServiceError",
 ]
 
 

@@ -1,4 +1,5 @@
 """Config hooks through the plugin: the service_config_hooks fixture and WSSERVICE_CONFIG_HOOKS."""
+# ruff: noqa: E501  (long lines are expected messages and inner test sources, kept verbatim)
 
 from __future__ import annotations
 
@@ -105,7 +106,9 @@ def test_hook_can_set_a_var(project):
         WSSERVICE_CONFIG_HOOKS = [set_payload]
         """
     )
-    project.makefile(".yaml", static="components_manager:\n  components:\n    chat:\n      max-remote-payload: $payload\n")
+    project.makefile(
+        ".yaml", static="components_manager:\n  components:\n    chat:\n      max-remote-payload: $payload\n"
+    )
     project.makepyfile(
         """
         def test_it(service_config):
