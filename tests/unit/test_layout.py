@@ -168,11 +168,6 @@ def test_no_private_names_of_other_modules() -> None:
     assert not offenders, "make a shared name public instead:\n" + "\n".join(offenders)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sample_service's chat/broadcast/state cycle and its _reject import are being fixed by the sample "
-    "helpers in parallel (issue 9); drop this marker when that lands (strict: an XPASS fails).",
-)
 def test_sample_service_has_no_cycles_or_private_imports() -> None:
     assert not _cycles("sample_service")
     assert not _private_imports("sample_service")

@@ -249,15 +249,20 @@ def test_clear_error_without_the_tests_control_component(control_project, write_
     )
 
 
-def test_load_enabled_false_counts_as_missing(control_project, write_sample_config):
-    """A tests-control section with load-enabled: false is reported as such, and the service serves no tests-control
-    path.
+def test_load_enabled_false_counts_as_missing(control_project):
+    """A tests-control section that a user's hook turns off (load-enabled: false, after the plugin turned it on) is
+    reported as such, and the service serves no tests-control path.
     """
+    control_project.makeconftest(
+        """
+        pytest_plugins = ['pytest_wsservice']
 
-    def disable(components):
-        components["tests-control"]["load-enabled"] = False
+        def disable(config, config_vars):
+            config["components_manager"]["components"]["tests-control"]["load-enabled"] = False
 
-    config = write_sample_config(disable)
+        WSSERVICE_CONFIG_HOOKS = [disable]
+        """
+    )
     control_project.makepyfile(
         """
         async def test_fixture(dynamic_config):
@@ -268,7 +273,7 @@ def test_load_enabled_false_counts_as_missing(control_project, write_sample_conf
             assert response.status == 404
         """
     )
-    result = control_project.runpytest_inprocess(f"--service-config={config}")
+    result = control_project.runpytest_inprocess()
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
@@ -299,6 +304,8 @@ def running_service(tmp_path, scaled):
         {},
         [("paths", MakePathsAbsolute(sample_dir())), ("listener", PatchListener("127.0.0.1", port))],
     )
+    # A test config, as the container's would be: tests-control on (open: no secret).
+    config["components_manager"]["components"]["tests-control"]["load-enabled"] = True
     path = write_service_config(config, tmp_path)
     command = [sys.executable, "-m", "sample_service", "--config", str(path)]
     with ServiceProcess.start(

@@ -19,15 +19,21 @@ from sample_service.tests_control import is_loopback
 from tests.plugin.control.control_helpers import sample_dir
 
 
-async def control(service_client, body, **kwargs):
-    response = await service_client.post("/tests/control", json=body, **kwargs)
+def secret_headers(service_client, **extra):
+    """The plugin's tests-control secret header (the plugin turned tests-control on with it), plus ``extra``."""
+    return {**service_client.tests_control.headers, **extra}
+
+
+async def control(service_client, body, headers=None):
+    headers = secret_headers(service_client, **(headers or {}))
+    response = await service_client.post("/tests/control", json=body, headers=headers)
     return response.status, await response.json()
 
 
 async def test_get_and_empty_post_return_the_current_values(service_client):
     """GET and a POST of {} both answer 200 with every current value, the fallback file's included."""
     fallback = json.loads((sample_dir() / "dynamic_config_fallback.json").read_text())
-    response = await service_client.get("/tests/control")
+    response = await service_client.get("/tests/control", headers=secret_headers(service_client))
     assert response.status == 200
     values = (await response.json())["dynamic_config"]
     assert values == fallback
@@ -108,7 +114,7 @@ async def test_bad_request_is_refused_and_changes_nothing(service_client, body, 
     """A malformed request gets 400 with a message saying what is wrong, and no value changes, not even the valid ones."""
     before = (await control(service_client, {}))[1]
     data = body if isinstance(body, str) else json.dumps(body)
-    response = await service_client.post("/tests/control", data=data, headers={"Content-Type": "application/json"})
+    response = await service_client.post("/tests/control", data=data, headers=secret_headers(service_client))
     assert response.status == 400
     assert (await response.json())["error"].startswith(error)
     assert (await control(service_client, {}))[1] == before
