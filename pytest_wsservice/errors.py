@@ -94,6 +94,22 @@ if TYPE_CHECKING:
     from websockets.http11 import Response
 
     class WebSocketHandshakeError(WsServiceError, InvalidStatus):
+        """The service rejected the WebSocket opening handshake.
+
+        It is also a :exc:`websockets.exceptions.InvalidStatus`, so code written for
+        websockets (and userver's tests) that catches that, and reads
+        ``error.response.status_code``, works unchanged.
+
+        Attributes:
+            url: The URL that was requested.
+            status: The HTTP status of the rejection, for example 400 or 426.
+            headers: The response headers, as a mapping.
+            body: The response body, as bytes.
+            response: The handshake response as websockets parsed it
+                (:class:`websockets.http11.Response`: ``status_code``, ``reason_phrase``,
+                ``headers``, ``body``).
+        """
+
         url: str
         status: int
         headers: dict[str, str]
@@ -118,21 +134,7 @@ def _define_handshake_error() -> type[WsServiceError]:
     from websockets.http11 import Response
 
     class WebSocketHandshakeError(WsServiceError, InvalidStatus):
-        """The service rejected the WebSocket opening handshake.
-
-        It is also a :exc:`websockets.exceptions.InvalidStatus`, so code written for
-        websockets (and userver's tests) that catches that, and reads
-        ``error.response.status_code``, works unchanged.
-
-        Attributes:
-            url: The URL that was requested.
-            status: The HTTP status of the rejection, for example 400 or 426.
-            headers: The response headers, as a mapping.
-            body: The response body, as bytes.
-            response: The handshake response as websockets parsed it
-                (:class:`websockets.http11.Response`: ``status_code``, ``reason_phrase``,
-                ``headers``, ``body``).
-        """
+        """The service rejected the WebSocket opening handshake: see the declaration above."""
 
         def __init__(
             self,

@@ -172,6 +172,17 @@ async def test_expect_close_checks_the_services_code(websocket_client, service_c
     assert events[-1].by == "service" and events[-1].code == 1009
 
 
+async def test_expect_close_of_the_close_command(websocket_client):
+    """The sample closes with 1001 when it receives the text message ``close`` (as userver's test service)."""
+    async with websocket_client.get("chat") as chat:
+        await chat.send("first")
+        await chat.expect("first")
+        await chat.send("close")
+        await chat.expect_close(1001)
+    closed = chat.transcript.events[-1]
+    assert (closed.kind, closed.by, closed.code) == ("closed", "service", 1001)
+
+
 async def test_expect_close_with_another_code_fails(websocket_client, service_config):
     size = chat_settings(service_config)["max-remote-payload"] + 1
     async with websocket_client.get("chat") as chat:
