@@ -88,6 +88,11 @@ class RecordingConnection(ClientConnection):
         return self._rec_timeout
 
     @property
+    def timeout_origin(self) -> str:
+        """Where :attr:`timeout` comes from, as error messages word it."""
+        return self._rec_timeout_origin
+
+    @property
     def transcript(self) -> Transcript:
         """Every frame and event of this connection so far, with its time since the connection opened.
 

@@ -79,8 +79,7 @@ class WebSocketConnection(RecordingConnection):
     * A ``send`` that cannot write because the service stopped reading, and a
       ``close`` whose answer never comes, give up after the same deadline.
       (``recv_streaming``, which tests rarely need, has no deadline of its own.)
-    * From :class:`~.recording.RecordingConnection`: ``expect()``, ``expect_silence()``,
-      ``expect_close()``, ``transcript`` and ``drop_pongs()`` (docs/expectations.md).
+    * From :class:`~.recording.RecordingConnection`: the ``expect*()``, ``transcript``, ``drop_pongs()``.
 
     Do not create it yourself: :meth:`WebSocketClient.get` does.
     """
@@ -89,9 +88,7 @@ class WebSocketConnection(RecordingConnection):
         self, *args: Any, path: str = "/", timeout: float = 10.0, timeout_origin: str = "", **kwargs: Any
     ) -> None:
         super().__init__(*args, path=path, timeout=timeout, timeout_origin=timeout_origin, **kwargs)
-        self._wss_path = path
-        self._wss_timeout = timeout
-        self._wss_timeout_origin = timeout_origin or "the connection's default"
+        self._wss_timeout = timeout  # the same as self.timeout, read on recv()'s hot path
         # The recv() deadline is enforced by one watchdog timer per connection rather than a
         # timer per call: recv() only notes its task and deadline, and the timer re-arms
         # itself when it finds a later deadline. Receiving a stream of messages therefore
@@ -146,9 +143,9 @@ class WebSocketConnection(RecordingConnection):
         finally:
             self._wss_task = None
         seconds = self._wss_timeout if timeout is None else timeout
-        origin = self._wss_timeout_origin if timeout is None else "the timeout= of recv()"
+        origin = self.timeout_origin if timeout is None else "the timeout= of recv()"
         raise WebSocketTimeout(
-            f"No WebSocket message arrived on {self._wss_path} within {seconds_text(seconds)} "
+            f"No WebSocket message arrived on {self.path} within {seconds_text(seconds)} "
             f"({origin}). The service sent nothing back in time: check that it answers "
             f"what the test sent, or give recv() a larger timeout= if it is just slow."
         )
@@ -233,7 +230,7 @@ class WebSocketConnection(RecordingConnection):
         else:
             expected, got, size, instead = "binary", "text", f"{len(message)} characters", "recv_text()"
         return WebSocketMessageTypeError(
-            f"{method} on {self._wss_path} expected a {expected} message but received a {got} "
+            f"{method} on {self.path} expected a {expected} message but received a {got} "
             f"message of {size}: {_preview(message)}. Use {instead} or recv() if the service "
             f"answers in {got} frames.",
             received=message,
@@ -271,7 +268,7 @@ class WebSocketConnection(RecordingConnection):
             return loads(message)
         except json.JSONDecodeError as exc:
             raise json.JSONDecodeError(
-                f"recv_json() on {self._wss_path} received a message that is not JSON "
+                f"recv_json() on {self.path} received a message that is not JSON "
                 f"({exc.msg}; the message: {_preview(message)})",
                 exc.doc,
                 exc.pos,
@@ -307,8 +304,8 @@ class WebSocketConnection(RecordingConnection):
             self._wss_arm_write_timer()
             return
         error = WebSocketTimeout(
-            f"send() on {self._wss_path} could not write for {seconds_text(self._wss_timeout)} "
-            f"({self._wss_timeout_origin}): the service is not reading what the test sends, "
+            f"send() on {self.path} could not write for {seconds_text(self._wss_timeout)} "
+            f"({self.timeout_origin}): the service is not reading what the test sends, "
             f"so the connection was aborted."
         )
         for waiter in waiters:
