@@ -19,7 +19,7 @@ for ``service_client``, so loading pytest-wsservice stays cheap.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     import yarl
 
+    from ..chaos import TcpGate
     from .logcapture import LogCapture
 
 __all__ = ["ControlEndpoint", "ServiceClient"]
@@ -99,13 +100,16 @@ class ServiceClient:
         self.timeout = timeout
         self.log_path = log_path
         self.tests_control = tests_control
+        #: Coroutine functions awaited, in order, before each request (the ``testpoint``
+        #: fixture syncs the test's testpoints to the service here).
+        self.before_request: list[Callable[[], Awaitable[None]]] = []
 
     def url_for(self, path: str) -> str:
         """Return the URL of ``path`` (leading slash optional, query string allowed)."""
         return self._base + path.lstrip("/")
 
     async def request(
-        self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any
+        self, method: str, path: str, *, timeout: float | None = None, via: TcpGate | None = None, **kwargs: Any
     ) -> aiohttp.ClientResponse:
         """Send one HTTP request to the service and read the whole response.
 
@@ -115,6 +119,9 @@ class ServiceClient:
                 string: ``'ping'``, ``'/ping'``, ``'/items?limit=1'``.
             timeout: The deadline in seconds for this request. ``None`` uses the
                 client's timeout.
+            via: A chaos gate (the ``tcp_gate`` fixture) to send the request through,
+                instead of straight to the service; see docs/chaos.md. The other
+                methods (``get``, ``post``, ...) take it too.
             **kwargs: Passed to :meth:`aiohttp.ClientSession.request`: ``params``,
                 ``headers``, ``json``, ``data``, ``allow_redirects`` and so on.
 
@@ -128,8 +135,10 @@ class ServiceClient:
             aiohttp.ClientConnectionError: The connection failed, for example because
                 nothing listens on the service's port.
         """
+        for callback in self.before_request:
+            await callback()
         seconds = self.timeout if timeout is None else timeout
-        url = self.url_for(path)
+        url = self.url_for(path) if via is None else via.rebase(self.url_for(path))
         try:
             async with (
                 aiohttp.ClientSession(

@@ -88,6 +88,11 @@ class RecordingConnection(ClientConnection):
         return self._rec_timeout
 
     @property
+    def closing(self) -> bool:
+        """Whether the connection is closing or closed: a close frame went or came, or it dropped."""
+        return self.protocol.state is not State.OPEN
+
+    @property
     def timeout_origin(self) -> str:
         """Where :attr:`timeout` comes from, as error messages word it."""
         return self._rec_timeout_origin

@@ -24,14 +24,14 @@ import asyncio
 import functools
 import json
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
-from websockets.protocol import State
 
+from ..chaos import TcpGate
 from ..errors import WebSocketHandshakeError, WebSocketMessageTypeError, WebSocketTimeout, seconds_text
 from ..service.handle import base_text
 from .recording import RecordingConnection
@@ -79,7 +79,7 @@ class WebSocketConnection(RecordingConnection):
     * A ``send`` that cannot write because the service stopped reading, and a
       ``close`` whose answer never comes, give up after the same deadline.
       (``recv_streaming``, which tests rarely need, has no deadline of its own.)
-    * From :class:`~.recording.RecordingConnection`: the ``expect*()``, ``transcript``, ``drop_pongs()``.
+    * ``expect*()``, ``transcript``, ``drop_pongs()``: see :class:`~.recording.RecordingConnection`.
 
     Do not create it yourself: :meth:`WebSocketClient.get` does.
     """
@@ -169,10 +169,8 @@ class WebSocketConnection(RecordingConnection):
         if _monotonic() < self._wss_deadline:
             self._wss_arm(self._wss_deadline)  # a later recv() moved the deadline
             return
-        if self.protocol.state is not State.OPEN:
-            # Closing (by the service, or by the client for a reason of its own): no timeout.
-            # End the close handshake now, so recv() raises ConnectionClosed with that reason.
-            self.transport.abort()
+        if self.closing:  # by the service, or by the client itself: say so, never a timeout
+            self.transport.abort()  # ends the close handshake; recv() raises ConnectionClosed
             return
         self._wss_expired = True
         task.cancel()
@@ -329,6 +327,8 @@ class _Connect:
         self._connection: WebSocketConnection | None = None
 
     async def _open(self) -> WebSocketConnection:
+        for callback in self._client.before_request:
+            await callback()
         factory = functools.partial(
             self._client.connection_class,
             path=self._path,
@@ -428,10 +428,11 @@ class WebSocketClient:
         self.base_url = base_url
         self.timeout = timeout
         self.transcripts = ConnectionTranscripts()  #: of the connections opened (failed tests show them)
+        self.before_request: list[Callable[[], Awaitable[None]]] = []  # awaited before each connect
 
-    def url_for(self, path: str) -> str:
-        """Return the ``ws://`` URL of ``path`` (leading slash optional, query string allowed)."""
-        return self._ws_base + path.lstrip("/")
+    def url_for(self, path: str, via: TcpGate | None = None) -> str:
+        """Return the ``ws://`` URL of ``path`` (leading slash optional, query string allowed), through ``via``."""
+        return self._ws_base + path.lstrip("/") if via is None else via.rebase(self._ws_base + path.lstrip("/"))
 
     def get(
         self,
@@ -441,6 +442,7 @@ class WebSocketClient:
         subprotocols: Sequence[str] | None = None,
         origin: str | None = None,
         timeout: float | None = None,
+        via: TcpGate | None = None,
         **connect_kwargs: Any,
     ) -> _Connect:
         """Open a WebSocket connection to ``path`` of the service.
@@ -461,6 +463,7 @@ class WebSocketClient:
             timeout: The deadline in seconds for opening this connection, and the
                 default for its ``recv`` calls. ``None`` uses the client's timeout
                 (``--websocket-timeout``).
+            via: A chaos gate (``tcp_gate``) to connect through, not straight to the service.
             **connect_kwargs: Passed to :func:`websockets.asyncio.client.connect`,
                 overriding the defaults listed in the class docstring.
 
@@ -491,7 +494,7 @@ class WebSocketClient:
                 "websocket_client.get() sets create_connection itself; set WebSocketClient.connection_class instead"
             )
         options.update(connect_kwargs)
-        return _Connect(self, "/" + path.lstrip("/"), self.url_for(path), timeout, timeout_origin, options)
+        return _Connect(self, "/" + path.lstrip("/"), self.url_for(path, via), timeout, timeout_origin, options)
 
     def __repr__(self) -> str:
         return f"<WebSocketClient {self._ws_base} timeout={self.timeout:g}s>"

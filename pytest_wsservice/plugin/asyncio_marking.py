@@ -11,17 +11,22 @@ from typing import Any
 
 import pytest
 
-#: Every fixture this plugin defines in :mod:`.config`, :mod:`.service`, :mod:`.clients` and
-#: :mod:`.early`. A coroutine test that requests one of them (directly, through
+#: Every fixture this plugin defines in :mod:`.config`, :mod:`.service`, :mod:`.clients`,
+#: :mod:`.early`, :mod:`.mockserver` and :mod:`.chaos`. A coroutine test that requests one of them
+#: (directly, through
 #: ``usefixtures`` or through another fixture) is marked ``asyncio`` at collection.
 #: tests/unit/test_layout.py checks that this list is complete.
 PLUGIN_FIXTURES = frozenset(
     {
         "_wsservice_config_inputs",
         "_wsservice_early",
+        "_wsservice_gate_pool",
         "_wsservice_free_port",
+        "_wsservice_mockserver",
         "_wsservice_recipe",
         "_wsservice_services",
+        "mockserver",
+        "mockserver_info",
         "service_baseurl",
         "service_client",
         "service_client_timeout",
@@ -43,6 +48,8 @@ PLUGIN_FIXTURES = frozenset(
         "service_start_timeout",
         "service_stop_timeout",
         "service_tmpdir",
+        "tcp_gate",
+        "testpoint",
         "websocket_client",
         "websocket_timeout",
     }

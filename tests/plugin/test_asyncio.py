@@ -24,7 +24,13 @@ def test_tutorial_test_runs_unchanged(project, mode):
     result.stdout.re_match_lines([rf"(?i)asyncio: mode=(Mode\.)?{mode},", r".*test_websocket\.py::test_echo PASSED"])
 
 
-@pytest.mark.parametrize(("mode", "outcome"), [("strict", {"failed": 1}), ("auto", {"passed": 1})])
+# pytest 8.4 made an unhandled coroutine test fail; before, it was skipped with a warning.
+_UNHANDLED = (
+    {"failed": 1} if tuple(int(part) for part in pytest.__version__.split(".")[:2]) >= (8, 4) else {"skipped": 1}
+)
+
+
+@pytest.mark.parametrize(("mode", "outcome"), [("strict", _UNHANDLED), ("auto", {"passed": 1})])
 def test_unrelated_async_test_is_left_to_pytest_asyncio(project, mode, outcome):
     """An unmarked coroutine test that uses none of our fixtures is treated as pytest-asyncio alone would treat it."""
     project.makeini(BASE_INI + f"asyncio_mode = {mode}\n")

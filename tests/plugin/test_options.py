@@ -290,9 +290,13 @@ def _plugin_fixtures() -> dict[str, Any]:
     import importlib
 
     fixtures: dict[str, Any] = {}
-    for module in ("config", "service", "clients", "early"):
+    for module in ("config", "service", "clients", "early", "mockserver", "chaos"):
         namespace = vars(importlib.import_module(f"pytest_wsservice.plugin.{module}"))
-        fixtures.update(
-            (name, value) for name, value in namespace.items() if type(value).__name__ == "FixtureFunctionDefinition"
-        )
+        fixtures.update((name, value) for name, value in namespace.items() if _is_fixture(value))
     return fixtures
+
+
+def _is_fixture(value: Any) -> bool:
+    """Whether ``value`` is what ``@pytest.fixture`` made: an object of its own from pytest 8.4 on, the
+    function marked with ``_pytestfixturefunction`` before (the lowest supported pytest is 8.2)."""
+    return type(value).__name__ == "FixtureFunctionDefinition" or hasattr(value, "_pytestfixturefunction")

@@ -1,0 +1,75 @@
+"""Nothing of the mockserver binds to a test's event loop, whatever the loop's scope.
+
+The server and its session fixtures are sync and module-scoped; the tests below await
+call queues, upstream connections and testpoints from a module-scoped loop shared by a
+class, then from the session loop, then from a fresh function loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import websockets
+
+from .helpers import fetch_json
+
+LOOPS: list[asyncio.AbstractEventLoop] = []
+
+
+async def use_everything(session, scaled) -> None:
+    @session.json_handler("/auth")
+    async def auth(request):
+        return {"user": request.json["token"]}
+
+    @session.testpoint("tp")
+    def tp(data):
+        return data * 2
+
+    upstream = session.websocket("/feed")
+    waiter = asyncio.ensure_future(auth.wait_call(timeout=scaled(5)))
+    assert await fetch_json("POST", session.url("/auth"), json={"token": "ann"}) == (200, {"user": "ann"})
+    assert (await waiter)["request"].json == {"token": "ann"}
+    assert await fetch_json("POST", session.url("/testpoint"), json={"name": "tp", "data": 21}) == (
+        200,
+        {"data": 42, "handled": True},
+    )
+    assert await tp.wait_call(timeout=scaled(5)) == {"data": 21}
+    async with websockets.connect(session.url("/feed").replace("http", "ws", 1)) as client:
+        conn = await upstream.wait_connection()
+        await client.send("up")
+        assert await conn.recv() == "up"
+        await conn.send("down")
+        assert await asyncio.wait_for(client.recv(), scaled(5)) == "down"
+        await conn.close(4001, "done")
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(client.recv(), scaled(5))
+    assert conn.close_code == 4001
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+@pytest.mark.asyncio(loop_scope="module")
+class TestInAModuleLoop:
+    async def test_first(self, session, scaled):
+        LOOPS.append(asyncio.get_running_loop())
+        await use_everything(session, scaled)
+
+    async def test_second_shares_the_loop(self, session, scaled):
+        LOOPS.append(asyncio.get_running_loop())
+        await use_everything(session, scaled)
+        assert LOOPS[0] is LOOPS[1]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_in_the_session_loop(session, scaled):
+    loop = asyncio.get_running_loop()
+    assert all(loop is not seen for seen in LOOPS)
+    LOOPS.append(loop)
+    await use_everything(session, scaled)
+
+
+@pytest.mark.asyncio
+async def test_in_a_function_loop_after_the_others(session, scaled):
+    loop = asyncio.get_running_loop()
+    assert all(loop is not seen for seen in LOOPS)
+    await use_everything(session, scaled)
