@@ -22,7 +22,6 @@ from .errors import (
     ServiceRequestTimeout,
     ServiceStartError,
     ServiceStartTimeout,
-    WebSocketHandshakeError,
     WebSocketMessageTypeError,
     WebSocketTimeout,
     WsServiceError,
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from .clients.logcapture import LogCapture, LogLine
     from .clients.tests_control import DynamicConfig
     from .clients.websocket import WebSocketClient, WebSocketConnection
+    from .errors import WebSocketHandshakeError
     from .service.handle import ServiceHandle
     from .service.process import ServiceProcess
 
@@ -99,6 +99,7 @@ _LAZY_NAMES = {
     "ServiceClient": ".clients.http",
     "ServiceHandle": ".service.handle",
     "ServiceProcess": ".service.process",
+    "WebSocketHandshakeError": ".errors",  # a websockets InvalidStatus, so defined on first use
     "WebSocketClient": ".clients.websocket",
     "WebSocketConnection": ".clients.websocket",
 }

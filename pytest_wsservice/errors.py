@@ -7,6 +7,8 @@ from :mod:`pytest_wsservice`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __all__ = [
     "ServiceConfigError",
     "ServiceControlError",
@@ -82,22 +84,99 @@ class ServicePortInUse(ServiceStartError):
         self.holder = holder
 
 
-class WebSocketHandshakeError(WsServiceError):
-    """The service rejected the WebSocket opening handshake.
+# WebSocketHandshakeError is also a websockets InvalidStatus, as userver's tests expect, yet this
+# module must not import websockets (the plugin imports it at load time, websockets only when a
+# test needs it). So the class is defined on first use: ``errors.WebSocketHandshakeError``,
+# ``from pytest_wsservice.errors import WebSocketHandshakeError`` and ``pytest_wsservice.
+# WebSocketHandshakeError`` all reach it through the module's __getattr__ below.
+if TYPE_CHECKING:
+    from websockets.exceptions import InvalidStatus
+    from websockets.http11 import Response
 
-    Attributes:
-        url: The URL that was requested.
-        status: The HTTP status of the rejection, for example 400 or 426.
-        headers: The response headers, as a mapping.
-        body: The response body, as bytes.
-    """
+    class WebSocketHandshakeError(WsServiceError, InvalidStatus):
+        """The service rejected the WebSocket opening handshake.
 
-    def __init__(self, message: str, *, url: str, status: int, headers: dict[str, str], body: bytes) -> None:
-        super().__init__(message)
-        self.url = url
-        self.status = status
-        self.headers = headers
-        self.body = body
+        It is also a :exc:`websockets.exceptions.InvalidStatus`, so code written for
+        websockets (and userver's tests) that catches that, and reads
+        ``error.response.status_code``, works unchanged.
+
+        Attributes:
+            url: The URL that was requested.
+            status: The HTTP status of the rejection, for example 400 or 426.
+            headers: The response headers, as a mapping.
+            body: The response body, as bytes.
+            response: The handshake response as websockets parsed it
+                (:class:`websockets.http11.Response`: ``status_code``, ``reason_phrase``,
+                ``headers``, ``body``).
+        """
+
+        url: str
+        status: int
+        headers: dict[str, str]
+        body: bytes
+        response: Response
+
+        def __init__(
+            self,
+            message: str,
+            *,
+            url: str,
+            status: int,
+            headers: dict[str, str],
+            body: bytes,
+            response: Response | None = None,
+        ) -> None: ...
+
+
+def _define_handshake_error() -> type[WsServiceError]:
+    from websockets.datastructures import Headers
+    from websockets.exceptions import InvalidStatus
+    from websockets.http11 import Response
+
+    class WebSocketHandshakeError(WsServiceError, InvalidStatus):
+        """The service rejected the WebSocket opening handshake: see the declaration above."""
+
+        def __init__(
+            self,
+            message: str,
+            *,
+            url: str,
+            status: int,
+            headers: dict[str, str],
+            body: bytes,
+            response: Response | None = None,
+        ) -> None:
+            if response is None:
+                response = Response(status, _reason_phrase(status), Headers(headers), body)
+            InvalidStatus.__init__(self, response)
+            self.args = (message,)
+            self.url = url
+            self.status = status
+            self.headers = headers
+            self.body = body
+
+        def __str__(self) -> str:
+            return str(self.args[0]) if self.args else ""
+
+    WebSocketHandshakeError.__module__ = __name__
+    WebSocketHandshakeError.__qualname__ = "WebSocketHandshakeError"
+    return WebSocketHandshakeError
+
+
+def _reason_phrase(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def __getattr__(name: str) -> Any:
+    if name == "WebSocketHandshakeError":
+        value = globals()[name] = _define_handshake_error()
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class WebSocketTimeout(WsServiceError, TimeoutError):

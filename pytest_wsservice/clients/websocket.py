@@ -28,12 +28,14 @@ from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, S
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from ..chaos import TcpGate
 from ..errors import WebSocketHandshakeError, WebSocketMessageTypeError, WebSocketTimeout, seconds_text
 from ..service.handle import base_text
+from .recording import RecordingConnection
+from .transcript import ConnectionTranscripts
 
 if TYPE_CHECKING:
     import yarl
@@ -59,7 +61,7 @@ def _preview(data: str | bytes) -> str:
     return text + (" ..." if len(data) > _PREVIEW_CHARS else "")
 
 
-class WebSocketConnection(ClientConnection):
+class WebSocketConnection(RecordingConnection):
     """An open WebSocket connection to the service, with deadlines on every wait.
 
     It is a websockets :class:`~websockets.asyncio.client.ClientConnection`, so its
@@ -77,6 +79,7 @@ class WebSocketConnection(ClientConnection):
     * A ``send`` that cannot write because the service stopped reading, and a
       ``close`` whose answer never comes, give up after the same deadline.
       (``recv_streaming``, which tests rarely need, has no deadline of its own.)
+    * ``expect*()``, ``transcript``, ``drop_pongs()``: see :class:`~.recording.RecordingConnection`.
 
     Do not create it yourself: :meth:`WebSocketClient.get` does.
     """
@@ -84,10 +87,8 @@ class WebSocketConnection(ClientConnection):
     def __init__(
         self, *args: Any, path: str = "/", timeout: float = 10.0, timeout_origin: str = "", **kwargs: Any
     ) -> None:
-        super().__init__(*args, **kwargs)
-        self._wss_path = path
-        self._wss_timeout = timeout
-        self._wss_timeout_origin = timeout_origin or "the connection's default"
+        super().__init__(*args, path=path, timeout=timeout, timeout_origin=timeout_origin, **kwargs)
+        self._wss_timeout = timeout  # the same as self.timeout, read on recv()'s hot path
         # The recv() deadline is enforced by one watchdog timer per connection rather than a
         # timer per call: recv() only notes its task and deadline, and the timer re-arms
         # itself when it finds a later deadline. Receiving a stream of messages therefore
@@ -99,16 +100,6 @@ class WebSocketConnection(ClientConnection):
         self._wss_timer_when = _INF  # the deadline the timer is armed for; inf when idle
         self._wss_expired = False  # set by the watchdog just before it cancels the task
         self._wss_write_timer: asyncio.TimerHandle | None = None  # armed while writing is paused
-
-    @property
-    def path(self) -> str:
-        """The path (and query string) this connection was opened on, such as ``/chat``."""
-        return self._wss_path
-
-    @property
-    def timeout(self) -> float:
-        """The default deadline in seconds of :meth:`recv` and friends on this connection."""
-        return self._wss_timeout
 
     async def recv(self, decode: bool | None = None, *, timeout: float | None = None) -> Any:
         """Receive the next message, waiting at most ``timeout`` seconds.
@@ -152,9 +143,9 @@ class WebSocketConnection(ClientConnection):
         finally:
             self._wss_task = None
         seconds = self._wss_timeout if timeout is None else timeout
-        origin = self._wss_timeout_origin if timeout is None else "the timeout= of recv()"
+        origin = self.timeout_origin if timeout is None else "the timeout= of recv()"
         raise WebSocketTimeout(
-            f"No WebSocket message arrived on {self._wss_path} within {seconds_text(seconds)} "
+            f"No WebSocket message arrived on {self.path} within {seconds_text(seconds)} "
             f"({origin}). The service sent nothing back in time: check that it answers "
             f"what the test sent, or give recv() a larger timeout= if it is just slow."
         )
@@ -177,6 +168,9 @@ class WebSocketConnection(ClientConnection):
             return  # idle: the next recv() arms the timer again
         if _monotonic() < self._wss_deadline:
             self._wss_arm(self._wss_deadline)  # a later recv() moved the deadline
+            return
+        if self.closing:  # by the service, or by the client itself: say so, never a timeout
+            self.transport.abort()  # ends the close handshake; recv() raises ConnectionClosed
             return
         self._wss_expired = True
         task.cancel()
@@ -234,7 +228,7 @@ class WebSocketConnection(ClientConnection):
         else:
             expected, got, size, instead = "binary", "text", f"{len(message)} characters", "recv_text()"
         return WebSocketMessageTypeError(
-            f"{method} on {self._wss_path} expected a {expected} message but received a {got} "
+            f"{method} on {self.path} expected a {expected} message but received a {got} "
             f"message of {size}: {_preview(message)}. Use {instead} or recv() if the service "
             f"answers in {got} frames.",
             received=message,
@@ -272,7 +266,7 @@ class WebSocketConnection(ClientConnection):
             return loads(message)
         except json.JSONDecodeError as exc:
             raise json.JSONDecodeError(
-                f"recv_json() on {self._wss_path} received a message that is not JSON "
+                f"recv_json() on {self.path} received a message that is not JSON "
                 f"({exc.msg}; the message: {_preview(message)})",
                 exc.doc,
                 exc.pos,
@@ -308,8 +302,8 @@ class WebSocketConnection(ClientConnection):
             self._wss_arm_write_timer()
             return
         error = WebSocketTimeout(
-            f"send() on {self._wss_path} could not write for {seconds_text(self._wss_timeout)} "
-            f"({self._wss_timeout_origin}): the service is not reading what the test sends, "
+            f"send() on {self.path} could not write for {seconds_text(self._wss_timeout)} "
+            f"({self.timeout_origin}): the service is not reading what the test sends, "
             f"so the connection was aborted."
         )
         for waiter in waiters:
@@ -359,6 +353,7 @@ class _Connect:
                 status=response.status_code,
                 headers=headers,
                 body=body,
+                response=response,
             ) from None
         except _TIMEOUT_ERRORS:
             raise WebSocketTimeout(
@@ -367,6 +362,7 @@ class _Connect:
                 f"connection or sent no handshake response in time."
             ) from None
         assert isinstance(connection, WebSocketConnection)
+        self._client.transcripts.add(connection.transcript)
         return connection
 
     def __await__(self) -> Generator[Any, None, WebSocketConnection]:
@@ -431,6 +427,7 @@ class WebSocketClient:
         self._ws_base = base_text(base_url.with_scheme(scheme))
         self.base_url = base_url
         self.timeout = timeout
+        self.transcripts = ConnectionTranscripts()  #: of the connections opened (failed tests show them)
         self.before_request: list[Callable[[], Awaitable[None]]] = []  # awaited before each connect
 
     def url_for(self, path: str, via: TcpGate | None = None) -> str:

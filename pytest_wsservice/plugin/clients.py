@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .reporting import TRANSCRIPTS
 from .settings import settings_of
 
 if TYPE_CHECKING:
@@ -38,15 +39,20 @@ def service_client_timeout(websocket_timeout: float) -> float:
 
 
 @pytest.fixture
-def websocket_client(service_handle: ServiceHandle, websocket_timeout: float) -> WebSocketClient:
+def websocket_client(
+    request: pytest.FixtureRequest, service_handle: ServiceHandle, websocket_timeout: float
+) -> WebSocketClient:
     """A WebSocket client for the service: ``async with websocket_client.get('chat') as chat``.
 
     Function scope; it holds no connection until ``get()`` is entered, so it is bound
-    to no event loop. Override this to connect somewhere else.
+    to no event loop. Override this to connect somewhere else. The transcripts of the
+    connections it opens go into the test's report if the test fails.
     """
     from ..clients.websocket import WebSocketClient
 
-    return WebSocketClient(service_handle.base_url, timeout=websocket_timeout)
+    client = WebSocketClient(service_handle.base_url, timeout=websocket_timeout)
+    request.node.stash[TRANSCRIPTS] = client.transcripts
+    return client
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ Loaded as a plugin module by ``pytest_wsservice``; it imports nothing heavy.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -16,6 +16,12 @@ from ..errors import ServiceStartError, WsServiceError
 from .config import CONFIG_HOOKS_MARKER
 from .settings import worker_id
 from .state import LOG_START, STATE
+
+if TYPE_CHECKING:
+    from ..clients.transcript import ConnectionTranscripts
+
+#: Where the ``websocket_client`` fixture leaves the transcripts of the test's connections.
+TRANSCRIPTS: pytest.StashKey[ConnectionTranscripts] = pytest.StashKey()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -36,6 +42,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         text = read_log_since(*start)
         if text:
             report.sections.append((f"Captured service log {report.when}", text))
+    # ... and the transcripts of the WebSocket connections it opened, bounded.
+    transcripts = item.stash.get(TRANSCRIPTS, None)
+    if report.failed and transcripts:
+        title = "WebSocket transcript" if report.when == "call" else f"WebSocket transcript {report.when}"
+        report.sections.append((title, transcripts.format()))
     return report
 
 

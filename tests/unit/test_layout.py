@@ -23,7 +23,12 @@ HEAVY = frozenset({"yaml", "yarl", "websockets", "aiohttp"})
 #: Modules that may import the heavy libraries at module level: nothing imports them at
 #: pytest start (the plugin imports them inside fixtures).
 HEAVY_AT_TOP_ALLOWED = frozenset(
-    {"pytest_wsservice.clients.http", "pytest_wsservice.clients.websocket", "pytest_wsservice.clients.tests_control"}
+    {
+        "pytest_wsservice.clients.http",
+        "pytest_wsservice.clients.recording",
+        "pytest_wsservice.clients.tests_control",
+        "pytest_wsservice.clients.websocket",
+    }
 )
 #: Engine packages the plugin imports only inside fixtures: their modules may import the
 #: heavy libraries at module level, and never import pytest.
