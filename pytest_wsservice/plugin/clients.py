@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .reporting import TRANSCRIPTS
 from .settings import settings_of
+from .state import TRANSCRIPTS
 
 if TYPE_CHECKING:
     from ..clients.http import ServiceClient

@@ -8,20 +8,14 @@ Loaded as a plugin module by ``pytest_wsservice``; it imports nothing heavy.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from ..errors import ServiceStartError, WsServiceError
 from .config import CONFIG_HOOKS_MARKER
 from .settings import worker_id
-from .state import LOG_START, STATE
-
-if TYPE_CHECKING:
-    from ..clients.transcript import ConnectionTranscripts
-
-#: Where the ``websocket_client`` fixture leaves the transcripts of the test's connections.
-TRANSCRIPTS: pytest.StashKey[ConnectionTranscripts] = pytest.StashKey()
+from .state import LOG_START, STATE, TRANSCRIPTS
 
 
 @pytest.hookimpl(wrapper=True)

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from ..clients.transcript import ConnectionTranscripts
     from ..errors import ServiceStartError
     from ..service.handle import ServiceHandle
     from ..service.logfile import LogFollower
     from ..service.recipe import ServiceRecipe
     from ..service.session import EarlyStart, ServiceSession
 
-__all__ = ["LOG_START", "STATE", "EarlyPlan", "PluginState"]
+__all__ = ["LOG_START", "STATE", "TRANSCRIPTS", "EarlyPlan", "PluginState"]
 
 
 @dataclass(frozen=True)
@@ -106,3 +107,6 @@ class PluginState:
 STATE = pytest.StashKey[PluginState]()
 #: Per test item: the service's log file and its size when ``service_handle`` was set up.
 LOG_START = pytest.StashKey[tuple[Path, int]]()
+#: Where the ``websocket_client`` fixture leaves the transcripts of the test's connections
+#: (for the report of a failed test).
+TRANSCRIPTS: pytest.StashKey[ConnectionTranscripts] = pytest.StashKey()
