@@ -45,6 +45,7 @@ from .handle import ServiceHandle, build_base_url
 from .logfile import TAIL_LINES, read_log_tail
 from .ports import listener_holder
 from .procfs import group_alive, process_session
+from .spawnerrors import describe_spawn_error
 from .startup import NotifySocket, StartingService
 
 if TYPE_CHECKING:
@@ -143,20 +144,8 @@ class ServiceProcess:
                     start_new_session=True,
                     preexec_fn=parent_death_signal(),
                 )
-            except FileNotFoundError as error:
-                missing = os.fspath(error.filename) if error.filename is not None else command[0]
-                what = "working directory" if cwd is not None and missing == os.fspath(cwd) else "executable"
-                raise ServiceStartError(
-                    f"cannot start the service: {what} {missing!r} was not found (command: {shlex.join(command)})."
-                ) from None
-            except PermissionError:
-                raise ServiceStartError(
-                    f"cannot start the service: {command[0]!r} is not executable (command: {shlex.join(command)})."
-                ) from None
             except OSError as error:
-                raise ServiceStartError(
-                    f"cannot start the service: {error.strerror} (command: {shlex.join(command)})."
-                ) from None
+                raise ServiceStartError(describe_spawn_error(error, command, cwd)) from None
         if guard is not None:
             guard.watch(popen.pid)
         return cls(popen, command=command, log_path=log_path, log_offset=log_offset, guard=guard)

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Iterator
 
 __all__ = [
+    "COMMAND_QUOTE_LIMIT",
+    "cut_middle",
     "describe_pid",
     "group_alive",
     "listener_inodes",
@@ -158,14 +160,32 @@ def socket_holders(inodes: set[int], pids: list[int] | None = None) -> dict[int,
     return found
 
 
+#: :func:`describe_pid` quotes a command line whole up to this many characters.
+COMMAND_QUOTE_LIMIT = 1000
+
+
 def describe_pid(pid: int) -> str:
-    """Say which process ``pid`` is, for messages: ``pid 123 (python3 -m http.server)``."""
+    """Say which process ``pid`` is, for messages: ``pid 123 (python3 -m http.server)``.
+
+    The command line is quoted whole up to :data:`COMMAND_QUOTE_LIMIT` characters, long
+    interpreter and temp paths included; a longer one keeps its program and its end, and
+    the middle is replaced by ``[... N characters cut ...]``.
+    """
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
             words = [part.decode("utf-8", "replace") for part in cmdline.read().split(b"\0") if part]
     except OSError:
         words = []
-    command = " ".join(words)
-    if len(command) > 120:
-        command = command[:117] + "..."
+    command = cut_middle(" ".join(words), COMMAND_QUOTE_LIMIT, keep_head=len(words[0]) if words else 0)
     return f"pid {pid} ({command})" if command else f"pid {pid}"
+
+
+def cut_middle(text: str, limit: int, *, keep_head: int = 0) -> str:
+    """``text`` if it has at most ``limit`` characters; else its head (at least ``keep_head``
+    characters, at most half the limit) and its tail around ``[... N characters cut ...]``."""
+    if len(text) <= limit:
+        return text
+    head = max(min(keep_head, limit // 2), limit // 4)
+    tail = limit - head
+    cut = len(text) - head - tail
+    return f"{text[:head]} [... {cut} characters cut ...] {text[-tail:]}"
