@@ -13,9 +13,13 @@ from typing import Any
 import pytest
 
 from ..errors import ServiceStartError, WsServiceError
+from ..service.logquote import refer_to
 from .config import CONFIG_HOOKS_MARKER
 from .settings import worker_id
 from .state import LOG_START, STATE
+
+#: id() of each of our errors reported so far -> (the error, kept so the id stays unique; the first test's id).
+FIRST_REPORTS = pytest.StashKey[dict[int, tuple[BaseException, str]]]()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -24,7 +28,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     # A failure of our fixtures is explained by its message; the traceback through the
     # plugin's internals only hides it. Test bodies keep their tracebacks.
     if call.when != "call" and call.excinfo is not None and isinstance(call.excinfo.value, WsServiceError):
-        error = call.excinfo.value
+        error: BaseException = call.excinfo.value
+        # A session fixture's error is raised again for every later test: quote it once.
+        first = item.config.stash.setdefault(FIRST_REPORTS, {}).setdefault(id(error), (error, item.nodeid))[1]
+        if first != item.nodeid:
+            error = refer_to(error, first)
         report.longrepr = f"{type(error).__module__}.{type(error).__name__}: {error}"
     # A failed test's report shows the service's log lines written since the test began:
     # the offset was taken when service_handle was set up; the file is read only now.
