@@ -44,7 +44,7 @@ from .guard import OrphanGuard, parent_death_signal
 from .handle import ServiceHandle, build_base_url
 from .logfile import TAIL_LINES, read_log_tail
 from .ports import listener_holder
-from .procfs import group_alive, process_session
+from .procfs import group_alive, process_session, process_state
 from .spawnerrors import describe_spawn_error
 from .startup import NotifySocket, StartingService
 
@@ -350,6 +350,10 @@ class ServiceProcess:
         self._wait(time.monotonic() + timeout)
         return self.poll()
 
+    def suspended(self) -> bool:
+        """Whether the process is stopped (SIGSTOP, SIGTSTP: state ``T`` or ``t`` in ``/proc/PID/stat``)."""
+        return process_state(self.pid) in ("T", "t")
+
     def in_session(self, pid: int) -> bool:
         """Whether ``pid`` is this service or a process it started (its session, Linux)."""
         return pid == self.pid or process_session(pid) == self.pid
@@ -390,9 +394,11 @@ class ServiceProcess:
         if self._stop_result is not None:
             return self._stop_result
         exited_on_its_own = self.poll() is not None
+        suspended = not exited_on_its_own and self.suspended()
         deadline = time.monotonic() + grace
         try:
             self._signal_group(signal.SIGTERM)
+            self._signal_group(signal.SIGCONT)  # a stopped process gets SIGTERM only once it runs
             stopped = self._wait(deadline) and self._wait_group_empty(deadline)
         except BaseException:
             self.kill()  # interrupted (Ctrl-C, SIGTERM to pytest): leave nothing running
@@ -409,6 +415,7 @@ class ServiceProcess:
             returncode=returncode,
             exited_on_its_own=exited_on_its_own,
             killed_after_grace=not stopped and not exited_on_its_own,
+            was_suspended=suspended,
         )
         self._release()
         return self._stop_result

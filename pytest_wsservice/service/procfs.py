@@ -19,6 +19,7 @@ __all__ = [
     "listener_inodes",
     "proc_stats",
     "process_session",
+    "process_state",
     "session_members",
     "socket_holders",
 ]
@@ -52,6 +53,17 @@ def process_session(pid: int) -> int | None:
     except OSError:
         return None
     return int(fields[3]) if len(fields) > 3 and fields[0] != b"Z" else None
+
+
+def process_state(pid: int) -> str | None:
+    """Return the state letter of ``/proc/PID/stat`` (``R``, ``S``, ``T`` stopped, ``t`` traced,
+    ``Z``...), or ``None`` (gone, not Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            fields = stat_file.read().rsplit(b")", 1)[-1].split()
+    except OSError:
+        return None
+    return fields[0].decode("ascii", "replace") if fields else None
 
 
 def session_members(sid: int) -> list[int]:

@@ -188,7 +188,15 @@ class ServiceSession:
         reason = ""
         if running is not None:
             returncode = running.process.poll()
-            if returncode is None:
+            if returncode is None and running.process.suspended():
+                reason = self._last_exit = "the service was stopped (SIGSTOP) between tests"
+                if warn is not None:
+                    warn(
+                        f"the service (pid {running.process.pid}) was stopped (SIGSTOP: state T in /proc/"
+                        f"{running.process.pid}/stat) between tests; starting a new one for {why}."
+                    )
+                self._stop_current()
+            elif returncode is None:
                 if running.config is config or running.config == config:
                     return running.process.handle
                 reason = "it needs another config"
