@@ -25,17 +25,28 @@ _PR_SET_PDEATHSIG = 1
 # --------------------------------------------------------------------------- orphans
 
 #: The guard's program: remember the groups it is told about; when its input ends (the
-#: process that started it is gone, however it died), SIGKILL the groups still listed.
+#: process that started it is gone, however it died), SIGKILL the groups still listed,
+#: then the processes that carry their marks (daemons that left their group: see
+#: :mod:`.descendants`; the variable's name is :data:`.descendants.MARK_VARIABLE`).
 _GUARD_SCRIPT = """
 trap '' INT TERM HUP
 groups=' '
-while read -r op pgid; do
+marks=' '
+while read -r op pgid mark; do
   case "$op" in
-    watch) groups="$groups$pgid " ;;
-    forget) kept=' '; for g in $groups; do [ "$g" = "$pgid" ] || kept="$kept$g "; done; groups=$kept ;;
+    watch) groups="$groups$pgid "; [ -n "$mark" ] && marks="$marks$pgid:$mark " ;;
+    forget) kept=' '; for g in $groups; do [ "$g" = "$pgid" ] || kept="$kept$g "; done; groups=$kept
+            kept=' '; for m in $marks; do [ "${m%%:*}" = "$pgid" ] || kept="$kept$m "; done; marks=$kept ;;
   esac
 done
 for g in $groups; do kill -s KILL -- "-$g" 2>/dev/null; done
+for m in $marks; do
+  for e in /proc/[0-9]*/environ; do
+    if grep -qzxF "WSSERVICE_INSTANCE=${m#*:}" "$e" 2>/dev/null; then
+      p=${e#/proc/}; kill -s KILL "${p%/environ}" 2>/dev/null
+    fi
+  done
+done
 """
 
 
@@ -82,9 +93,9 @@ class OrphanGuard:
     def pid(self) -> int:
         return self._popen.pid
 
-    def watch(self, pgid: int) -> None:
-        """Kill group ``pgid`` if this process dies before :meth:`forget`."""
-        self._send(f"watch {pgid}\n")
+    def watch(self, pgid: int, mark: str | None = None) -> None:
+        """Kill group ``pgid`` (and the processes carrying ``mark``) if this process dies before :meth:`forget`."""
+        self._send(f"watch {pgid} {mark}\n" if mark else f"watch {pgid}\n")
 
     def forget(self, pgid: int) -> None:
         """Stop watching group ``pgid`` (it has been stopped)."""
