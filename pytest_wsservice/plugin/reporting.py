@@ -20,6 +20,8 @@ from .state import LOG_START, STATE
 
 #: id() of each of our errors reported so far -> (the error, kept so the id stays unique; the first test's id).
 FIRST_REPORTS = pytest.StashKey[dict[int, tuple[BaseException, str]]]()
+#: What was found wrong with the service's log during the run (a full disk), for the summary.
+LOG_NOTES = pytest.StashKey[list[str]]()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -44,6 +46,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         text = read_log_since(*start)
         if text:
             report.sections.append((f"Captured service log {report.when}", text))
+    if report.failed and start is not None:
+        from ..service.logwrite import disk_full_note
+
+        note = disk_full_note(start[0])
+        if note is not None:  # the log is missing lines: say so in the report and the summary
+            report.sections.append(("wsservice: the service's log is incomplete", note))
+            item.config.stash.setdefault(LOG_NOTES, []).append(note)
     return report
 
 
@@ -86,6 +95,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     state = config.stash.get(STATE, None)
     if state is None:
         return
+    _summarize_log_notes(terminalreporter, config, state)
     by_process = dict(state.worker_restarts)
     if state.services is not None and state.services.restarts:
         by_process[""] = state.services.restarts
@@ -102,6 +112,20 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(line)
     if len(lines) > 20:
         terminalreporter.write_line(f"  ... and {len(lines) - 20} more")
+
+
+def _summarize_log_notes(terminalreporter: Any, config: pytest.Config, state: Any) -> None:
+    seen: list[str] = config.stash.get(LOG_NOTES, [])
+    notes = list(dict.fromkeys(seen))
+    if not notes and state.services is not None:
+        from ..service.logwrite import disk_full_note
+
+        note = disk_full_note(state.services.recipe.log_path)
+        notes = [note] if note is not None else []
+    if notes:
+        terminalreporter.write_sep("-", "wsservice: the service's log is incomplete")
+        for note in notes:
+            terminalreporter.write_line(note)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
