@@ -6,6 +6,7 @@ The log lives on a real 1 MiB tmpfs, mounted for the test (this needs root, or C
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -84,7 +85,5 @@ def test_a_start_failure_on_a_full_disk_says_the_log_is_incomplete(project, smal
     ) as run:
         status, output = run.finish(scaled(60))
     assert status == 1, output
-    assert (
-        "exited with status 1 before it was ready" in output or "exited with status 4 before it was ready" in output
-    ), output
+    assert re.search(r"exited with status \d+ before it was ready", output), output
     assert f"The file system holding the service's log {log} is full (0 bytes free)" in output, output
