@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 
-__all__ = ["OrphanGuard", "parent_death_signal"]
+__all__ = ["OrphanGuard", "follow_parent", "parent_death_signal"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -143,3 +145,32 @@ def parent_death_signal() -> Callable[[], None] | None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     return set_parent_death_signal
+
+
+def follow_parent() -> threading.Thread | None:
+    """End this process (SIGKILL) as soon as its parent exits; for pytest-xdist's workers.
+
+    A worker whose controller was killed notices only when it next talks to it, seconds
+    later; its service lives as long. With this, the worker dies within milliseconds of its
+    controller, and so its service (the parent-death signal) and what that started (the
+    orphan guard) do too. A daemon thread waits on a pidfd of the parent (Linux >= 5.3),
+    else checks ``getppid()`` every 0.1 s. ``None`` if the parent is already gone.
+    """
+    parent = os.getppid()
+    if parent <= 1:
+        return None
+    pidfd: int | None = None
+    with contextlib.suppress(AttributeError, OSError):
+        pidfd = os.pidfd_open(parent)
+
+    def wait_for_parent() -> None:
+        if pidfd is not None:
+            select.select([pidfd], [], [])
+        else:
+            while os.getppid() == parent:
+                time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    thread = threading.Thread(target=wait_for_parent, name="wsservice-follow-parent", daemon=True)
+    thread.start()
+    return thread
