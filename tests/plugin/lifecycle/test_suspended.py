@@ -13,15 +13,20 @@ from pytest_wsservice.service.process import ServiceProcess
 from pytest_wsservice.service.procfs import process_state
 
 SUSPENDING_TESTS = """
-import json, os, pathlib, signal, urllib.request
+import json, os, pathlib, signal, time, urllib.request
 
 def record(name, handle):
     with open('pids.jsonl', 'a') as out:
         out.write(json.dumps({'test': name, 'pid': handle.pid}) + '\\n')
 
+def stop(pid):
+    os.kill(pid, signal.SIGSTOP)
+    while open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0] != 'T':  # stopped now
+        time.sleep(0.001)
+
 def test_stop_it(service_handle):
     record('stop_it', service_handle)
-    os.kill(service_handle.pid, signal.SIGSTOP)
+    stop(service_handle.pid)
 
 def test_next(service_handle):
     record('next', service_handle)
@@ -30,7 +35,7 @@ def test_next(service_handle):
 
 def test_stop_it_at_the_end(service_handle):
     record('end', service_handle)
-    os.kill(service_handle.pid, signal.SIGSTOP)
+    stop(service_handle.pid)
 """
 
 
