@@ -52,6 +52,7 @@ pytest_plugins = [
     "pytest_wsservice.plugin.reporting",
     "pytest_wsservice.plugin.runner_mode",
     "pytest_wsservice.plugin.scaling",
+    "pytest_wsservice.plugin.xdist_worker",
 ]
 
 

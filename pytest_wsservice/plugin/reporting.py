@@ -13,9 +13,15 @@ from typing import Any
 import pytest
 
 from ..errors import ServiceStartError, WsServiceError
+from ..service.logquote import refer_to
 from .config import CONFIG_HOOKS_MARKER
 from .settings import worker_id
 from .state import LOG_START, STATE, TRANSCRIPTS
+
+#: id() of each of our errors reported so far -> (the error, kept so the id stays unique; the first test's id).
+FIRST_REPORTS = pytest.StashKey[dict[int, tuple[BaseException, str]]]()
+#: What was found wrong with the service's log during the run (a full disk), for the summary.
+LOG_NOTES = pytest.StashKey[list[str]]()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -24,7 +30,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     # A failure of our fixtures is explained by its message; the traceback through the
     # plugin's internals only hides it. Test bodies keep their tracebacks.
     if call.when != "call" and call.excinfo is not None and isinstance(call.excinfo.value, WsServiceError):
-        error = call.excinfo.value
+        error: BaseException = call.excinfo.value
+        # A session fixture's error is raised again for every later test: quote it once.
+        first = item.config.stash.setdefault(FIRST_REPORTS, {}).setdefault(id(error), (error, item.nodeid))[1]
+        if first != item.nodeid:
+            error = refer_to(error, first)
         report.longrepr = f"{type(error).__module__}.{type(error).__name__}: {error}"
     # A failed test's report shows the service's log lines written since the test began:
     # the offset was taken when service_handle was set up; the file is read only now.
@@ -41,6 +51,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed and transcripts:
         title = "WebSocket transcript" if report.when == "call" else f"WebSocket transcript {report.when}"
         report.sections.append((title, transcripts.format()))
+    if report.failed and start is not None:
+        from ..service.logwrite import disk_full_note
+
+        note = disk_full_note(start[0])
+        if note is not None:  # the log is missing lines: say so in the report and the summary
+            report.sections.append(("wsservice: the service's log is incomplete", note))
+            item.config.stash.setdefault(LOG_NOTES, []).append(note)
     return report
 
 
@@ -83,6 +100,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     state = config.stash.get(STATE, None)
     if state is None:
         return
+    _summarize_log_notes(terminalreporter, config, state)
     by_process = dict(state.worker_restarts)
     if state.services is not None and state.services.restarts:
         by_process[""] = state.services.restarts
@@ -99,6 +117,20 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(line)
     if len(lines) > 20:
         terminalreporter.write_line(f"  ... and {len(lines) - 20} more")
+
+
+def _summarize_log_notes(terminalreporter: Any, config: pytest.Config, state: Any) -> None:
+    seen: list[str] = config.stash.get(LOG_NOTES, [])
+    notes = list(dict.fromkeys(seen))
+    if not notes and state.services is not None:
+        from ..service.logwrite import disk_full_note
+
+        note = disk_full_note(state.services.recipe.log_path)
+        notes = [note] if note is not None else []
+    if notes:
+        terminalreporter.write_sep("-", "wsservice: the service's log is incomplete")
+        for note in notes:
+            terminalreporter.write_line(note)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -28,11 +28,14 @@ class StopResult:
         returncode: The exit status, negative for a signal.
         exited_on_its_own: The process had already exited when it was asked to stop.
         killed_after_grace: It ignored SIGTERM for the grace period and got SIGKILL.
+        was_suspended: It was stopped (SIGSTOP, state ``T``) when asked to stop, so it got
+            SIGCONT with its SIGTERM.
     """
 
     returncode: int
     exited_on_its_own: bool = False
     killed_after_grace: bool = False
+    was_suspended: bool = False
 
     @property
     def clean(self) -> bool:
@@ -41,6 +44,11 @@ class StopResult:
 
     def describe(self, grace: float | None = None) -> str:
         """Say in words how it ended, for example ``"exited with status 3 on its own"``."""
+        if self.was_suspended and not self.exited_on_its_own:
+            return f"was stopped (SIGSTOP) when asked to stop; after SIGTERM and SIGCONT it {self._plain(grace)}"
+        return self._plain(grace)
+
+    def _plain(self, grace: float | None) -> str:
         words = describe_returncode(self.returncode)
         if self.exited_on_its_own:
             return f"{words} on its own, before it was asked to stop"

@@ -12,30 +12,43 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 
-__all__ = ["OrphanGuard", "parent_death_signal"]
+__all__ = ["OrphanGuard", "follow_parent", "parent_death_signal"]
 
 _PR_SET_PDEATHSIG = 1
 
 # --------------------------------------------------------------------------- orphans
 
 #: The guard's program: remember the groups it is told about; when its input ends (the
-#: process that started it is gone, however it died), SIGKILL the groups still listed.
+#: process that started it is gone, however it died), SIGKILL the groups still listed,
+#: then the processes that carry their marks (daemons that left their group: see
+#: :mod:`.descendants`; the variable's name is :data:`.descendants.MARK_VARIABLE`).
 _GUARD_SCRIPT = """
 trap '' INT TERM HUP
 groups=' '
-while read -r op pgid; do
+marks=' '
+while read -r op pgid mark; do
   case "$op" in
-    watch) groups="$groups$pgid " ;;
-    forget) kept=' '; for g in $groups; do [ "$g" = "$pgid" ] || kept="$kept$g "; done; groups=$kept ;;
+    watch) groups="$groups$pgid "; [ -n "$mark" ] && marks="$marks$pgid:$mark " ;;
+    forget) kept=' '; for g in $groups; do [ "$g" = "$pgid" ] || kept="$kept$g "; done; groups=$kept
+            kept=' '; for m in $marks; do [ "${m%%:*}" = "$pgid" ] || kept="$kept$m "; done; marks=$kept ;;
   esac
 done
 for g in $groups; do kill -s KILL -- "-$g" 2>/dev/null; done
+for m in $marks; do
+  for e in /proc/[0-9]*/environ; do
+    if grep -qzxF "WSSERVICE_INSTANCE=${m#*:}" "$e" 2>/dev/null; then
+      p=${e#/proc/}; kill -s KILL "${p%/environ}" 2>/dev/null
+    fi
+  done
+done
 """
 
 
@@ -82,9 +95,9 @@ class OrphanGuard:
     def pid(self) -> int:
         return self._popen.pid
 
-    def watch(self, pgid: int) -> None:
-        """Kill group ``pgid`` if this process dies before :meth:`forget`."""
-        self._send(f"watch {pgid}\n")
+    def watch(self, pgid: int, mark: str | None = None) -> None:
+        """Kill group ``pgid`` (and the processes carrying ``mark``) if this process dies before :meth:`forget`."""
+        self._send(f"watch {pgid} {mark}\n" if mark else f"watch {pgid}\n")
 
     def forget(self, pgid: int) -> None:
         """Stop watching group ``pgid`` (it has been stopped)."""
@@ -132,3 +145,32 @@ def parent_death_signal() -> Callable[[], None] | None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     return set_parent_death_signal
+
+
+def follow_parent() -> threading.Thread | None:
+    """End this process (SIGKILL) as soon as its parent exits; for pytest-xdist's workers.
+
+    A worker whose controller was killed notices only when it next talks to it, seconds
+    later; its service lives as long. With this, the worker dies within milliseconds of its
+    controller, and so its service (the parent-death signal) and what that started (the
+    orphan guard) do too. A daemon thread waits on a pidfd of the parent (Linux >= 5.3),
+    else checks ``getppid()`` every 0.1 s. ``None`` if the parent is already gone.
+    """
+    parent = os.getppid()
+    if parent <= 1:
+        return None
+    pidfd: int | None = None
+    with contextlib.suppress(AttributeError, OSError):
+        pidfd = os.pidfd_open(parent)
+
+    def wait_for_parent() -> None:
+        if pidfd is not None:
+            select.select([pidfd], [], [])
+        else:
+            while os.getppid() == parent:
+                time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    thread = threading.Thread(target=wait_for_parent, name="wsservice-follow-parent", daemon=True)
+    thread.start()
+    return thread

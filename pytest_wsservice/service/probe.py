@@ -15,8 +15,9 @@ import shutil
 import socket
 import struct
 import sys
-import tempfile
 from collections.abc import Callable
+
+from .tempdirs import make_private_dir
 
 __all__ = ["ATTEMPT_TIMEOUT", "FIRST_INTERVAL", "MAX_INTERVAL", "NotifySocket", "Probe"]
 
@@ -41,7 +42,7 @@ class NotifySocket:
     """
 
     def __init__(self) -> None:
-        self._dir: str | None = tempfile.mkdtemp(prefix="wsservice-")
+        self._dir: str | None = make_private_dir()  # stale ones of killed sessions are removed
         path = os.path.join(self._dir, "notify.sock")
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:

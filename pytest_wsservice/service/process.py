@@ -39,12 +39,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ServiceStartError
+from .descendants import MARK_VARIABLE, carries_mark, kill_marked, new_mark
 from .exits import StopResult, describe_returncode
+from .failures import start_failure
 from .guard import OrphanGuard, parent_death_signal
 from .handle import ServiceHandle, build_base_url
 from .logfile import TAIL_LINES, read_log_tail
+from .logwrite import open_service_log
 from .ports import listener_holder
-from .procfs import group_alive, process_session
+from .procfs import group_alive, process_session, process_state
+from .spawnerrors import describe_spawn_error
 from .startup import NotifySocket, StartingService
 
 if TYPE_CHECKING:
@@ -71,9 +75,12 @@ class ServiceProcess:
         log_path: Path,
         log_offset: int,
         guard: OrphanGuard | None = None,
+        mark: str | None = None,
     ) -> None:
         self._popen = popen
         self._guard = guard
+        #: The random mark in its environment (see :mod:`.descendants`).
+        self.mark = mark
         self.command = tuple(command)
         self.log_path = log_path
         #: Size of the log file before the process started: its own output begins here.
@@ -81,8 +88,12 @@ class ServiceProcess:
         self._handle: ServiceHandle | None = None
         self._pidfd: int | None = None
         self._stop_result: StopResult | None = None
-        #: The pid of a foreign process found listening on the service's port, if any.
+        #: The pid of a foreign process found listening on the service's port, if any;
+        #: in :attr:`daemonized` too if it carries the service's mark (it left the group).
         self.foreign_holder: int | None = None
+        self.daemonized: int | None = None
+        #: The processes outside its group that stopping it had to kill (see :mod:`.descendants`).
+        self.escaped: list[int] = []
         with contextlib.suppress(AttributeError, OSError):  # not Linux >= 5.3: waits fall back to polling
             self._pidfd = os.pidfd_open(popen.pid)
 
@@ -118,17 +129,12 @@ class ServiceProcess:
         if not command:
             raise ServiceStartError("cannot start the service: the command is empty.")
         log_path = Path(log_path).absolute()
-        try:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            log = open(log_path, "ab")  # noqa: SIM115  # closed by the with block below
-        except OSError as error:
-            raise ServiceStartError(
-                f"cannot start the service: its log file {log_path} cannot be opened: {error.strerror}."
-            ) from None
+        log = open_service_log(log_path)  # locked: one session per log file
         child_env = dict(os.environ)
         # An inherited NOTIFY_SOCKET belongs to whoever started us (systemd), not to the service.
         child_env.pop("NOTIFY_SOCKET", None)
         child_env.update(env or {})
+        child_env[MARK_VARIABLE] = mark = new_mark()  # finds its descendants, daemons included
         with log:
             log_offset = log.seek(0, os.SEEK_END)
             try:
@@ -143,23 +149,11 @@ class ServiceProcess:
                     start_new_session=True,
                     preexec_fn=parent_death_signal(),
                 )
-            except FileNotFoundError as error:
-                missing = os.fspath(error.filename) if error.filename is not None else command[0]
-                what = "working directory" if cwd is not None and missing == os.fspath(cwd) else "executable"
-                raise ServiceStartError(
-                    f"cannot start the service: {what} {missing!r} was not found (command: {shlex.join(command)})."
-                ) from None
-            except PermissionError:
-                raise ServiceStartError(
-                    f"cannot start the service: {command[0]!r} is not executable (command: {shlex.join(command)})."
-                ) from None
             except OSError as error:
-                raise ServiceStartError(
-                    f"cannot start the service: {error.strerror} (command: {shlex.join(command)})."
-                ) from None
+                raise ServiceStartError(describe_spawn_error(error, command, cwd)) from None
         if guard is not None:
-            guard.watch(popen.pid)
-        return cls(popen, command=command, log_path=log_path, log_offset=log_offset, guard=guard)
+            guard.watch(popen.pid, mark)
+        return cls(popen, command=command, log_path=log_path, log_offset=log_offset, guard=guard, mark=mark)
 
     @classmethod
     def start(
@@ -287,18 +281,8 @@ class ServiceProcess:
             attributes: More keyword arguments for ``kind`` (``port=`` for
                 :class:`ServicePortInUse`).
         """
-        tail = self.log_tail(TAIL_LINES)
-        if not tail:
-            about_log = f"It wrote nothing to its log {self.log_path}."
-        else:
-            count = tail.count("\n") + 1
-            about_log = f"Last {count} line{'s' if count != 1 else ''} of its log {self.log_path}:\n{tail}"
-        return kind(
-            f"The service (pid {self.pid}, command: {shlex.join(self.command)}) {what}.\n{about_log}",
-            returncode=returncode,
-            log_tail=tail,
-            **attributes,
-        )
+        where = (self.pid, self.command, self.log_path, self.log_offset, self.mark, self.daemonized)
+        return start_failure(*where, kind=kind, what=what, returncode=returncode, attributes=attributes)
 
     # ----------------------------------------------------------------- watching
 
@@ -361,6 +345,10 @@ class ServiceProcess:
         self._wait(time.monotonic() + timeout)
         return self.poll()
 
+    def suspended(self) -> bool:
+        """Whether the process is stopped (SIGSTOP, SIGTSTP: state ``T`` or ``t`` in ``/proc/PID/stat``)."""
+        return process_state(self.pid) in ("T", "t")
+
     def in_session(self, pid: int) -> bool:
         """Whether ``pid`` is this service or a process it started (its session, Linux)."""
         return pid == self.pid or process_session(pid) == self.pid
@@ -374,6 +362,8 @@ class ServiceProcess:
             if foreign is None:
                 return None
             self.foreign_holder = foreign[0]
+            if self.mark is not None and carries_mark(foreign[0], self.mark):
+                self.daemonized = foreign[0]
             return f"a listening socket of {foreign[1]}"
 
         return identify
@@ -401,9 +391,11 @@ class ServiceProcess:
         if self._stop_result is not None:
             return self._stop_result
         exited_on_its_own = self.poll() is not None
+        suspended = not exited_on_its_own and self.suspended()
         deadline = time.monotonic() + grace
         try:
             self._signal_group(signal.SIGTERM)
+            self._signal_group(signal.SIGCONT)  # a stopped process gets SIGTERM only once it runs
             stopped = self._wait(deadline) and self._wait_group_empty(deadline)
         except BaseException:
             self.kill()  # interrupted (Ctrl-C, SIGTERM to pytest): leave nothing running
@@ -413,6 +405,7 @@ class ServiceProcess:
             kill_deadline = time.monotonic() + KILL_TIMEOUT
             self._wait(kill_deadline)
             self._wait_group_empty(kill_deadline)
+        self._kill_escaped()
         returncode = self.poll()
         if returncode is None:  # unkillable (stuck in the kernel): do not hang on it
             returncode = -signal.SIGKILL
@@ -420,6 +413,7 @@ class ServiceProcess:
             returncode=returncode,
             exited_on_its_own=exited_on_its_own,
             killed_after_grace=not stopped and not exited_on_its_own,
+            was_suspended=suspended,
         )
         self._release()
         return self._stop_result
@@ -433,12 +427,18 @@ class ServiceProcess:
         deadline = time.monotonic() + KILL_TIMEOUT
         self._wait(deadline)
         self._wait_group_empty(deadline)
+        self._kill_escaped()
         returncode = self.poll()
         self._stop_result = StopResult(
             returncode=-signal.SIGKILL if returncode is None else returncode,
             exited_on_its_own=already_exited,
         )
         self._release()
+
+    def _kill_escaped(self) -> None:
+        """SIGKILL what the service started outside its group (daemons: see :mod:`.descendants`)."""
+        if self.mark is not None:
+            self.escaped = kill_marked(self.mark, KILL_TIMEOUT)
 
     def _signal_group(self, signum: int) -> None:
         # The child called setsid(), so its pid is the id of its group and session.

@@ -12,11 +12,14 @@ import sys
 from collections.abc import Iterator
 
 __all__ = [
+    "COMMAND_QUOTE_LIMIT",
+    "cut_middle",
     "describe_pid",
     "group_alive",
     "listener_inodes",
     "proc_stats",
     "process_session",
+    "process_state",
     "session_members",
     "socket_holders",
 ]
@@ -50,6 +53,17 @@ def process_session(pid: int) -> int | None:
     except OSError:
         return None
     return int(fields[3]) if len(fields) > 3 and fields[0] != b"Z" else None
+
+
+def process_state(pid: int) -> str | None:
+    """Return the state letter of ``/proc/PID/stat`` (``R``, ``S``, ``T`` stopped, ``t`` traced,
+    ``Z``...), or ``None`` (gone, not Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            fields = stat_file.read().rsplit(b")", 1)[-1].split()
+    except OSError:
+        return None
+    return fields[0].decode("ascii", "replace") if fields else None
 
 
 def session_members(sid: int) -> list[int]:
@@ -158,14 +172,32 @@ def socket_holders(inodes: set[int], pids: list[int] | None = None) -> dict[int,
     return found
 
 
+#: :func:`describe_pid` quotes a command line whole up to this many characters.
+COMMAND_QUOTE_LIMIT = 1000
+
+
 def describe_pid(pid: int) -> str:
-    """Say which process ``pid`` is, for messages: ``pid 123 (python3 -m http.server)``."""
+    """Say which process ``pid`` is, for messages: ``pid 123 (python3 -m http.server)``.
+
+    The command line is quoted whole up to :data:`COMMAND_QUOTE_LIMIT` characters, long
+    interpreter and temp paths included; a longer one keeps its program and its end, and
+    the middle is replaced by ``[... N characters cut ...]``.
+    """
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
             words = [part.decode("utf-8", "replace") for part in cmdline.read().split(b"\0") if part]
     except OSError:
         words = []
-    command = " ".join(words)
-    if len(command) > 120:
-        command = command[:117] + "..."
+    command = cut_middle(" ".join(words), COMMAND_QUOTE_LIMIT, keep_head=len(words[0]) if words else 0)
     return f"pid {pid} ({command})" if command else f"pid {pid}"
+
+
+def cut_middle(text: str, limit: int, *, keep_head: int = 0) -> str:
+    """``text`` if it has at most ``limit`` characters; else its head (at least ``keep_head``
+    characters, at most half the limit) and its tail around ``[... N characters cut ...]``."""
+    if len(text) <= limit:
+        return text
+    head = max(min(keep_head, limit // 2), limit // 4)
+    tail = limit - head
+    cut = len(text) - head - tail
+    return f"{text[:head]} [... {cut} characters cut ...] {text[-tail:]}"

@@ -34,6 +34,7 @@ from .config import LISTENER, listener_address, ping_path, write_service_config
 from .exits import describe_returncode
 from .guard import OrphanGuard
 from .handle import ServiceHandle, build_base_url
+from .logquote import refer_to
 from .ports import free_port, port_holder
 from .process import ServiceProcess, StartingService
 from .recipe import ServiceRecipe
@@ -140,7 +141,7 @@ class ServiceSession:
         self._configs: list[tuple[Mapping[str, Any], Path]] = []
         self._last_exit = ""
         self._problems: list[ServiceStartError] = []
-        self._failed: list[tuple[Mapping[str, Any], Exception]] = []
+        self._failed: list[tuple[Mapping[str, Any], Exception, str]] = []
         self._marker_configs: dict[tuple[int, ...], tuple[list[object], Mapping[str, Any]]] = {}
         self._early = early
         if early is not None:
@@ -187,7 +188,15 @@ class ServiceSession:
         reason = ""
         if running is not None:
             returncode = running.process.poll()
-            if returncode is None:
+            if returncode is None and running.process.suspended():
+                reason = self._last_exit = "the service was stopped (SIGSTOP) between tests"
+                if warn is not None:
+                    warn(
+                        f"the service (pid {running.process.pid}) was stopped (SIGSTOP: state T in /proc/"
+                        f"{running.process.pid}/stat) between tests; starting a new one for {why}."
+                    )
+                self._stop_current()
+            elif returncode is None:
                 if running.config is config or running.config == config:
                     return running.process.handle
                 reason = "it needs another config"
@@ -205,13 +214,13 @@ class ServiceSession:
                 self._stop_current()
         elif self._handles:
             reason = self._last_exit or "the service had stopped"
-        for failed_config, error in self._failed:
+        for failed_config, error, first in self._failed:
             if failed_config == config:
-                raise error  # failed before: do not wait for it again in every test
+                raise refer_to(error, first)  # failed before: do not wait for it again in every test
         try:
             handle = self._start(config)
         except (ServiceStartError, ServiceConfigError) as error:
-            self._failed.append((config, error))
+            self._failed.append((config, error, why))
             self._last_exit = f"the start for {why} had failed"
             raise
         if reason:

@@ -84,7 +84,7 @@ def test_nothing_is_left_when_pytest_ends(pytester, scaled, case):
             run.signal(signum)
         status, output = run.finish(scaled(20))
         assert status == expected_status, output
-    assert_nothing_left(run.mark, within=2.0)
+    assert_nothing_left(run.mark, within=scaled(2.0))
     assert not pid_alive(state["service"]) and not pid_alive(state["grandchild"])
     log = pytester.path.joinpath(state["log"]).read_text()
     if signum in (None, signal.SIGINT, signal.SIGTERM):

@@ -52,7 +52,9 @@ first_attempt = os.environ["FIRST_ATTEMPT_FILE"]
 if os.path.exists(first_attempt) and os.environ["MODE"] != "always answer":
     os.execv(sys.executable, [sys.executable, "-m", "sample_service", "--config", config_path])
 open(first_attempt, "w").write(str(listener["port"]))
-squatter = subprocess.Popen([sys.executable, os.environ["SQUATTER"], str(listener["port"])], start_new_session=True)
+# A foreign process: without the service's mark, which would make it one of the service's daemons.
+foreign_env = {key: value for key, value in os.environ.items() if key != "WSSERVICE_INSTANCE"}
+squatter = subprocess.Popen([sys.executable, os.environ["SQUATTER"], str(listener["port"])], start_new_session=True, env=foreign_env)
 with open(os.environ["SQUATTER_PID_FILE"], "a") as pids:
     pids.write(f"{squatter.pid} ")
 deadline = time.monotonic() + 10

@@ -156,11 +156,13 @@ def test_missing_and_unexecutable_programs(tmp_path):
 def test_stop_reaches_grandchildren(tmp_path, scaled):
     """Stopping the service also stops the processes it started, including one that ignores SIGTERM."""
     pids = tmp_path / "pids"
+    ignoring_ready = tmp_path / "ignoring"
     command = script(
         tmp_path,
         f"""
         import subprocess, sys, time
-        ignoring = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+        ignoring = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                    "open({str(ignoring_ready)!r}, 'w').write('yes'); time.sleep(60)")
         children = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]),
                     subprocess.Popen([sys.executable, "-c", ignoring])]
         open({str(pids)!r}, "w").write(" ".join(str(c.pid) for c in children))
@@ -169,9 +171,10 @@ def test_stop_reaches_grandchildren(tmp_path, scaled):
     )
     process = ServiceProcess.spawn(command, log_path=tmp_path / "log")
     deadline = time.monotonic() + scaled(10)
-    while not (pids.exists() and len(pids.read_text().split()) == 2) and time.monotonic() < deadline:
+    # Until the SIGTERM-ignoring child has installed its handler (it says so in a file).
+    while not (pids.exists() and len(pids.read_text().split()) == 2 and ignoring_ready.exists()):
+        assert time.monotonic() < deadline, "the service's children did not start"
         time.sleep(0.01)
-    time.sleep(0.2)  # let the SIGTERM-ignoring child install its handler
     started = time.monotonic()
     result = process.stop(grace=0.5)
     assert time.monotonic() - started < 0.5 + scaled(2)
