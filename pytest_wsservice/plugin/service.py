@@ -294,9 +294,10 @@ def service_start(
     restarted (it died, or a test needed another config), this handle is out of date:
     tests and fixtures should use ``service_handle``, which is always current. At session
     end the running service's process group gets SIGTERM, then SIGKILL after
-    ``service_stop_timeout`` seconds; an exit other than by that SIGTERM fails the
-    teardown with the log tail. With ``--service-url`` nothing is started: the handle
-    describes that service (``pid`` ``None``) once it answers.
+    ``service_stop_timeout`` seconds; pytest prints its report meanwhile, and an exit
+    other than by that SIGTERM is reported after it, with the log tail, and fails the
+    run. With ``--service-url`` nothing is started: the handle describes that service
+    (``pid`` ``None``) once it answers.
     Override this to attach to a service started some other way.
     """
     url = service_url(settings_of(pytestconfig))

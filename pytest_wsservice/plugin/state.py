@@ -70,9 +70,10 @@ class PluginState:
         """SIGTERM the session's service without waiting (see ``ServiceSession.begin_close``).
 
         Only when nothing else is pending (an unadopted early service, a service that has
-        exited already): those are reported at teardown as before. ``True`` if begun.
+        exited already): those are reported at teardown as before; nor with ``-s``, whose
+        live log would mix the service's last lines into pytest's report. ``True`` if begun.
         """
-        if self.early is not None or self.services is None:
+        if self.early is not None or self.services is None or self.follower is not None:
             return False
         self.stopping = self.services.begin_close()
         return self.stopping
