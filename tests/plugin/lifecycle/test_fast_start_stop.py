@@ -2,7 +2,7 @@
 
 Inner runs are pytester projects whose root conftest names the plugin. A stand-in service
 (a small Python script) makes the stop observable: it records its pid, and on SIGTERM it
-takes a while (or exits badly).
+exits only once pytest prints its summary (with the status the test asks for).
 """
 # ruff: noqa: E501  (long lines are expected messages and inner test sources, kept verbatim)
 
@@ -17,12 +17,15 @@ from tests.plugin.lifecycle.lifecycle_helpers import BASE_INI, CONFTEST
 from tests.plugin.lifecycle.test_early_start import FIND_SERVICES, services_of
 from tests.plugin.plugin_helpers import pid_alive, python_command
 
-# Ready on TCP (its config has no ping handler); on SIGTERM it waits STOP_DELAY s, then exits with STOP_STATUS.
+# Ready on TCP (its config has no ping handler); on SIGTERM it waits until the file STOP_GO exists (at most
+# 10 s), then exits with STOP_STATUS.
 SLOW_STOP = """
 import os, signal, socket, sys, time, yaml
 open(os.environ["PID_FILE"], "w").write(str(os.getpid()))
 def on_term(signum, frame):
-    time.sleep(float(os.environ["STOP_DELAY"]))
+    deadline = time.monotonic() + 10
+    while not os.path.exists(os.environ["STOP_GO"]) and time.monotonic() < deadline:
+        time.sleep(0.01)
     os._exit(int(os.environ["STOP_STATUS"]))
 signal.signal(signal.SIGTERM, on_term)
 listener = yaml.safe_load(open(sys.argv[1]))["components_manager"]["components"]["server"]["listener"]
@@ -31,7 +34,7 @@ while True:
     server.accept()
 """
 
-# The inner run's report hook: is the service still running while pytest prints its summary?
+# The inner run's report hook: is the service still running while pytest prints its summary? Then let it exit.
 RECORD_AT_SUMMARY = """
 import json, os, psutil
 
@@ -40,6 +43,7 @@ def pytest_terminal_summary(terminalreporter):
     alive = psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     with open(os.environ["SUMMARY_RECORD"], "w") as out:
         json.dump({"pid": pid, "alive": alive}, out)
+    open(os.environ["STOP_GO"], "w").close()
 """
 
 
@@ -52,6 +56,7 @@ def stand_in(pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.Monk
     pytester.makepyfile("def test_it(service_handle):\n    assert service_handle.pid\n")
     monkeypatch.setenv("PID_FILE", str(tmp_path / "pid"))
     monkeypatch.setenv("SUMMARY_RECORD", str(tmp_path / "summary.json"))
+    monkeypatch.setenv("STOP_GO", str(tmp_path / "go"))
     return ["--service-config=static.yaml", "--service-command", python_command(pytester.path, SLOW_STOP)]
 
 
@@ -59,8 +64,9 @@ def test_report_is_printed_while_the_service_stops(
     pytester: pytest.Pytester, stand_in: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The service gets SIGTERM at the session's end; pytest prints its summary while it shuts down, and waits for
-    its exit before pytest itself ends: nothing is left, and a clean exit is not reported."""
-    monkeypatch.setenv("STOP_DELAY", "0.5")
+    its exit before pytest itself ends: nothing is left, and a clean exit is not reported. (The stand-in exits only
+    once the summary is being printed: a plugin that waited for it before the summary would kill it at the stop
+    timeout and report that.)"""
     monkeypatch.setenv("STOP_STATUS", "0")
     result = pytester.runpytest_subprocess(*stand_in)
     result.assert_outcomes(passed=1)
@@ -76,7 +82,6 @@ def test_bad_exit_after_sigterm_is_reported_after_the_summary(
 ) -> None:
     """A service that exits badly when asked to stop fails the run: the problem is printed after the summary and the
     exit status says the run failed."""
-    monkeypatch.setenv("STOP_DELAY", "0.1")
     monkeypatch.setenv("STOP_STATUS", "3")
     result = pytester.runpytest_subprocess(*stand_in)
     result.assert_outcomes(passed=1)
