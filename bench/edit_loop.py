@@ -106,6 +106,13 @@ def table(walls: dict[str, list[float]], cpus: dict[str, list[float]]) -> list[s
             f"(rounds {min(per_round):.2f}-{max(per_round):.2f}) | {r_cpu:.2f} | "
             f"{'≤ ' + format(target, 'g') if target else '—'} | {holds} |"
         )
+    if "default@before" in walls:
+        paired = [a / b for a, b in zip(walls["default"], walls["default@before"], strict=False)]
+        lines += [
+            "",
+            f"default / default@before, paired by round: wall **{ratio(walls, 'default', 'default@before'):.2f}** "
+            f"(rounds {min(paired):.2f}-{max(paired):.2f}), CPU {ratio(cpus, 'default', 'default@before'):.2f}.",
+        ]
     return lines
 
 
