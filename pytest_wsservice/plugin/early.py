@@ -145,17 +145,16 @@ def pytest_configure(config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
     if state is None or not _may_start_early(config):
         return
-    configured = settings_of(config).configured
+    conftests = list(_conftests(config))
+    if not (settings_of(config).configured or any(_names_this_plugin(conftest) for conftest in conftests)):
+        return  # no evidence yet that this run uses the plugin: a run that does not pays nothing here
     try:
         ours = _plugin_fixture_names()
     except Exception:  # private API moved: fall back to the start at session start
         return
-    for conftest in _conftests(config):
-        if any(hasattr(conftest, name) for name in ours):
-            return  # decided at session start, where overrides can be told apart precisely
-        configured = configured or _names_this_plugin(conftest)
-    if configured:
-        _early_start(config, state)
+    if any(hasattr(conftest, name) for conftest in conftests for name in ours):
+        return  # decided at session start, where overrides can be told apart precisely
+    _early_start(config, state)
 
 
 @pytest.hookimpl(trylast=True)  # after the fixture manager exists
