@@ -137,3 +137,39 @@ def test_runs_that_run_no_tests_spawn_nothing(early_project: pytest.Pytester, ar
     assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
     assert not list(basetemp.glob("wsservice*")) if basetemp.exists() else True
     assert not services_of(early_project.path)
+
+
+@pytest.mark.parametrize(
+    "override, spawned_early",
+    [
+        ("@pytest.fixture(scope='session')\ndef service_env():\n    return {'EARLY_TEST_ENV': '1'}\n", False),
+        ("@pytest.fixture(scope='session')\ndef websocket_timeout():\n    return 7.0\n", True),
+    ],
+    ids=["recipe-fixture", "other-fixture"],
+)
+def test_root_conftest_override_defers_the_decision(
+    early_project: pytest.Pytester, override: str, spawned_early: bool
+) -> None:
+    """A root conftest that defines one of the plugin's fixtures defers the early start to session start: an
+    override of a fixture the recipe is built from means no early start (the test still gets its own service); an
+    override of another fixture leaves the early start on."""
+    conftest = early_project.path / "conftest.py"
+    conftest.write_text("import pytest\n" + conftest.read_text() + "\n" + override)
+    early_project.makepyfile(
+        test_a="""
+        import psutil
+        from conftest import record
+
+        def test_it(service_handle):
+            record("env", psutil.Process(service_handle.pid).environ().get("EARLY_TEST_ENV"))
+        """
+    )
+    result = early_project.runpytest()
+    result.assert_outcomes(passed=1)
+    at_start = json.loads((early_project.path / "at_session_start").read_text())
+    at_end = json.loads((early_project.path / "at_collection_end").read_text())
+    assert at_start == []  # not at pytest_configure in either case
+    assert bool(at_end) is spawned_early
+    expected_env = None if spawned_early else "1"
+    assert json.loads((early_project.path / "env").read_text()) == expected_env
+    assert not services_of(early_project.path)
