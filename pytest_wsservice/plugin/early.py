@@ -1,8 +1,9 @@
-"""Early start: spawn the default service while pytest collects tests.
+"""Early start: spawn the default service while pytest starts up and collects tests.
 
 The service takes a few hundred ms to start (mostly the child importing its framework),
-and pytest spends a good part of that collecting tests. So, at session start, the
-plugin builds the default recipe with :func:`~pytest_wsservice.service.recipe.build_recipe`
+and pytest spends a good part of that setting itself up and collecting tests. So, as
+soon as the options are parsed (``pytest_configure``, after the root conftests are loaded),
+the plugin builds the default recipe with :func:`~pytest_wsservice.service.recipe.build_recipe`
 (the same steps the default fixtures take, from the same :class:`Settings`) and spawns it
 without waiting. What it chose (port, temp dir) is handed to the fixtures by
 ``_wsservice_early``, so they build exactly the same recipe, and the first test that
@@ -10,9 +11,19 @@ needs the service adopts the process; if the recipes differ anyway, the session 
 and starts its own. Errors are never reported from here: a recipe that cannot be built,
 or a spawn that fails, is dropped, and the fixtures meet the same problem at first use.
 
+When: at ``pytest_configure`` if the run shows that it uses the plugin (an option of ours,
+or a root conftest naming ``pytest_wsservice``) and no root conftest defines a fixture of
+the plugin's; else at session start, if the fixtures the recipe is built from are the
+plugin's; else from the first collected test that needs the service. Never for ``--co``,
+``--help``, ``--fixtures``, ``--markers``, ``--setup-plan``, the xdist controller or
+``--service-runner-mode``; and a service that no collected test needs is stopped when
+collection finishes.
+
 No early start when a fixture the recipe is built from is overridden: the fixtures the
 plugin's ``service_start`` and ``_wsservice_recipe`` depend on are found by walking
-pytest's fixture definitions, so a new recipe fixture needs no list kept here.
+pytest's fixture definitions at session start, so a new recipe fixture needs no list
+kept here (a service spawned at ``pytest_configure`` is stopped there if the walk finds
+an override).
 
 Loaded as a plugin module by ``pytest_wsservice``; it imports nothing heavy.
 """
@@ -48,8 +59,13 @@ def _may_start_early(config: pytest.Config) -> bool:
     """Whether this pytest process will run tests with the plugin's own service."""
     option = config.option
     settings = settings_of(config)
+    distributing = getattr(option, "numprocesses", None) or getattr(option, "dist", "no") != "no"
     return (
         settings.early_start
+        and not getattr(option, "help", False)
+        and not getattr(option, "markers", False)
+        and not getattr(option, "cacheshow", False)
+        and not (distributing and settings.worker_id is None)  # the xdist controller, before it registers
         and not getattr(option, "collectonly", False)
         and not getattr(option, "setupplan", False)
         and not getattr(option, "showfixtures", False)
@@ -104,11 +120,53 @@ def _recipe_fixtures(session: pytest.Session, node: pytest.Item | pytest.Session
     return names, ours
 
 
+def _plugin_fixture_names() -> frozenset[str]:
+    """The names of every fixture the plugin's modules define (for the check at configure time)."""
+    import sys
+
+    from _pytest.fixtures import getfixturemarker
+
+    names: set[str] = set()
+    for name, module in list(sys.modules.items()):
+        if module is None or not name.startswith(PLUGIN_PACKAGE):
+            continue
+        for attribute, value in vars(module).items():
+            try:
+                marker = getfixturemarker(value)
+            except Exception:
+                continue
+            if marker is not None:
+                names.add(marker.name or attribute)
+    return frozenset(names)
+
+
+@pytest.hookimpl(trylast=True)  # after the settings, the state and the temp path factory exist
+def pytest_configure(config: pytest.Config) -> None:
+    """Spawn the service now, overlapping pytest's start-up, when the run clearly uses it."""
+    state = config.stash.get(STATE, None)
+    if state is None or not _may_start_early(config):
+        return
+    conftests = list(_conftests(config))
+    if not (settings_of(config).configured or any(_names_this_plugin(conftest) for conftest in conftests)):
+        return  # no evidence yet that this run uses the plugin: a run that does not pays nothing here
+    try:
+        ours = _plugin_fixture_names()
+    except Exception:  # private API moved: fall back to the start at session start
+        return
+    if any(hasattr(conftest, name) for conftest in conftests for name in ours):
+        return  # decided at session start, where overrides can be told apart precisely
+    _early_start(config, state)
+
+
 @pytest.hookimpl(trylast=True)  # after the fixture manager exists
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     state = config.stash.get(STATE, None)
     if state is None or not _may_start_early(config):
+        return
+    if state.early_tried:  # at pytest_configure: check what could not be checked there
+        if state.early is not None and not _recipe_fixtures(session, session)[1]:
+            state.discard_early(recipe.DEFAULT_STOP_TIMEOUT)
         return
     # Speculate only on evidence that this run uses the service: a run that uses none of
     # our fixtures must not pay for a process. Without it, the first collected test that
@@ -155,6 +213,7 @@ def _needs_service(item: pytest.Item) -> bool:
 
 def _early_start(config: pytest.Config, state: PluginState) -> None:
     """Spawn the default service now, without waiting for it (see the module docstring)."""
+    state.early_tried = True
     try:
         state.early = _spawn_early(config, state)
     except Exception:

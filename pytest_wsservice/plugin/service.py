@@ -37,12 +37,40 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = PluginState()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE, None)
+    if state is not None:
+        state.session = session
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
-    # A last resort: teardown normally stops everything; if it was cut short (a second
+    # The session's service got SIGTERM at its end and pytest has printed its report
+    # meanwhile: collect how it ended now (same deadline), and report a bad exit. Else,
+    # a last resort: teardown normally stops everything; if it was cut short (a second
     # Ctrl-C), do not leave the service running until pytest's process is gone.
     state = config.stash.get(STATE, None)
-    if state is not None:
-        state.close(recipe.DEFAULT_STOP_TIMEOUT)
+    if state is None:
+        return
+    session, state.session = state.session, None
+    stopping, state.stopping = state.stopping, False
+    problems = state.close(recipe.DEFAULT_STOP_TIMEOUT)
+    if stopping and problems:
+        _report_late(config, session, problems)
+
+
+def _report_late(config: pytest.Config, session: pytest.Session | None, problems: list[ServiceStartError]) -> None:
+    """Report problems found after pytest's summary: on the terminal, and in the exit status."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"{type(problem).__module__}.{type(problem).__name__}: {problem}" for problem in problems]
+    if reporter is not None:
+        reporter.write_sep("=", "ERROR at the end of the session: stopping the service", red=True)
+        for line in lines:
+            reporter.write_line(line)
+    else:
+        sys.stderr.write("\n".join(["ERROR at the end of the session: stopping the service", *lines, ""]))
+    if session is not None and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def service_url(settings: Settings) -> URL | None:
@@ -210,6 +238,9 @@ def _wsservice_services(pytestconfig: pytest.Config) -> Iterator[PluginState]:
     """Stops the session's services at its end and reports what went wrong; internal."""
     state = pytestconfig.stash[STATE]
     yield state
+    # Not under xdist: a worker's late report would not reach the controller.
+    if settings_of(pytestconfig).worker_id is None and state.begin_close():
+        return  # SIGTERM sent: pytest reports while the service exits; pytest_unconfigure collects it
     problems = state.close(recipe.DEFAULT_STOP_TIMEOUT)
     if len(problems) == 1:
         raise problems[0]
@@ -264,9 +295,10 @@ def service_start(
     restarted (it died, or a test needed another config), this handle is out of date:
     tests and fixtures should use ``service_handle``, which is always current. At session
     end the running service's process group gets SIGTERM, then SIGKILL after
-    ``service_stop_timeout`` seconds; an exit other than by that SIGTERM fails the
-    teardown with the log tail. With ``--service-url`` nothing is started: the handle
-    describes that service (``pid`` ``None``) once it answers.
+    ``service_stop_timeout`` seconds; pytest prints its report meanwhile, and an exit
+    other than by that SIGTERM is reported after it, with the log tail, and fails the
+    run. With ``--service-url`` nothing is started: the handle describes that service
+    (``pid`` ``None``) once it answers.
     Override this to attach to a service started some other way.
     """
     url = service_url(settings_of(pytestconfig))

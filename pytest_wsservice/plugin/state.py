@@ -54,12 +54,30 @@ class PluginState:
     early: EarlyStart | None = None
     #: What the early start chose, for the fixtures to hand on.
     early_plan: EarlyPlan | None = None
+    #: Whether an early start was attempted (at most one per session).
+    early_tried: bool = False
     #: Spawn early from the first collected test that needs the service.
     early_on_first_item: bool = False
     #: Whether the plugin's own service_start has returned.
     start_done: bool = False
     #: Per collector node: whether the service_start its tests see is the plugin's.
     start_is_ours: dict[Any, bool] = field(default_factory=dict)
+    #: The session's services were sent SIGTERM at its end; pytest_unconfigure collects how they ended.
+    stopping: bool = False
+    #: The test session, so that a bad exit found at pytest_unconfigure sets its exit status.
+    session: pytest.Session | None = None
+
+    def begin_close(self) -> bool:
+        """SIGTERM the session's service without waiting (see ``ServiceSession.begin_close``).
+
+        Only when nothing else is pending (an unadopted early service, a service that has
+        exited already): those are reported at teardown as before; nor with ``-s``, whose
+        live log would mix the service's last lines into pytest's report. ``True`` if begun.
+        """
+        if self.early is not None or self.services is None or self.follower is not None:
+            return False
+        self.stopping = self.services.begin_close()
+        return self.stopping
 
     def close(self, stop_timeout: float) -> list[ServiceStartError]:
         """Stop everything: the early service, the session's services, the follower; the problems found."""

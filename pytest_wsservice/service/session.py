@@ -21,8 +21,10 @@ Nothing here depends on pytest; the plugin's fixtures drive it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
+import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ from typing import Any
 
 from ..errors import ServiceConfigError, ServiceExitedError, ServicePortInUse, ServiceStartError
 from .config import LISTENER, listener_address, ping_path, write_service_config
-from .exits import describe_returncode
+from .exits import StopResult, describe_returncode
 from .guard import OrphanGuard
 from .handle import ServiceHandle, build_base_url
 from .logquote import refer_to
@@ -144,6 +146,7 @@ class ServiceSession:
         self._failed: list[tuple[Mapping[str, Any], Exception, str]] = []
         self._marker_configs: dict[tuple[int, ...], tuple[list[object], Mapping[str, Any]]] = {}
         self._early = early
+        self._stop_deadline: float | None = None  # set by begin_close()
         if early is not None:
             self._guard, early.guard = early.guard, None
         #: Whether the first start adopted the service spawned ahead of time.
@@ -250,6 +253,25 @@ class ServiceSession:
 
     # ----------------------------------------------------------------- ending
 
+    def begin_close(self) -> bool:
+        """Send SIGTERM to the running service's group and return at once, so that the caller
+        can go on (pytest prints its report) while the service shuts down; :meth:`close`
+        then collects how it ended, within the recipe's ``stop_timeout`` counted from now.
+
+        Returns:
+            Whether a stop was begun: ``False`` if no service runs, or it has exited already
+            (then :meth:`close` says so at once).
+        """
+        running = self._current
+        if running is None or self._stop_deadline is not None or running.process.poll() is not None:
+            return False
+        self._stop_deadline = time.monotonic() + self.recipe.stop_timeout
+        pid = running.process.pid  # setsid(): the pid is the group's id; not reaped yet, so not reused
+        for signum in (signal.SIGTERM, signal.SIGCONT):  # SIGCONT: a stopped service must see the SIGTERM
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signum)
+        return True
+
     def close(self) -> list[ServiceStartError]:
         """Stop the running service and the orphan guard.
 
@@ -272,7 +294,17 @@ class ServiceSession:
         running, self._current = self._current, None
         assert running is not None
         grace = self.recipe.stop_timeout
-        result = running.process.stop(grace=grace)
+        deadline, self._stop_deadline = self._stop_deadline, None
+        if deadline is None:
+            result = running.process.stop(grace=grace)
+        else:  # SIGTERM went out in begin_close(): wait for what is left of the grace period
+            returncode = running.process.wait_exit(max(0.0, deadline - time.monotonic()))
+            # stop() reaps the group (children too) and releases the guard; SIGKILL if still running.
+            stopped = running.process.stop(grace=max(0.0, deadline - time.monotonic()))
+            if returncode is None:
+                result = StopResult(stopped.returncode, killed_after_grace=not stopped.exited_on_its_own)
+            else:
+                result = StopResult(returncode)
         if not result.clean and not running.reported:
             running.reported = True
             self._problems.append(

@@ -1,0 +1,177 @@
+"""Benchmark "edit loop" (issue 14): one test, run again and again, against pytest's own floor.
+
+A developer mostly runs one test at a time. This times three whole pytest runs, interleaved
+(floor, default, reuse, floor, default, reuse, ...) after a warm-up round that is thrown away:
+
+- *floor*: a one-test async suite with no service, the plugin blocked (``-p no:pytest_wsservice``);
+- *default*: a one-test echo suite (``websocket_client``), the plugin starting the sample service;
+- *reuse*: the same suite with ``--service-reuse``: the service of the previous run is adopted
+  (the warm-up round starts it; it is stopped with ``--service-reuse=stop`` at the end);
+  only with ``--reuse``, once the option exists;
+- *default@before* (``--before DIR``): the default suite with another checkout's
+  ``pytest_wsservice`` first on ``PYTHONPATH`` (e.g. ``git worktree add /tmp/before c849149``),
+  to compare two versions of the plugin in the same rounds.
+
+The figure quoted is the median wall; a ratio is the median of the per-round ratios.
+
+Usage (from the repository root)::
+
+    python -m bench.edit_loop                        # 15 rounds; rewrites the section in docs/performance.md
+    python -m bench.edit_loop --rounds 5 --no-docs
+    python -m bench.edit_loop --before /tmp/before   # and the plugin of another checkout
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import os
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: python bench/edit_loop.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    __package__ = "bench"
+
+from bench.common import REPO, child_env, machine_summary, median, run_pytest, temp_dir
+from bench.overhead import Variant, interleave, ratio
+from bench.suites import write_suite
+
+DOC = REPO / "docs" / "performance.md"
+BEGIN = "<!-- edit-loop:begin -->"
+END = "<!-- edit-loop:end -->"
+TARGETS = {"default": 1.5, "reuse": 1.15}
+
+
+def _variants(root: Path, reuse: bool, before: Path | None = None) -> list[Variant]:
+    floor = write_suite("floor-async", 1, root / "floor")
+    echo = write_suite("wsservice", 1, root / "echo")
+    variants = [Variant("floor", floor), Variant("default", echo)]
+    if before is not None:
+        old = write_suite("wsservice", 1, root / "echo-before")
+        old = dataclasses.replace(old, env={**old.env, "PYTHONPATH": str(before)})
+        variants.append(Variant("default@before", old))
+    if reuse:
+        # Its own copy of the suite: a kept service belongs to one project directory.
+        kept = write_suite("wsservice", 1, root / "echo-reuse")
+        variants.append(Variant("reuse", kept, ("--service-reuse",)))
+    return variants
+
+
+def _stop_kept(variant: Variant) -> None:
+    run_pytest(variant.suite.path, ["--service-reuse=stop"], expect_passed=0, env=child_env())
+
+
+def measure(
+    rounds: int, reuse: bool, keep: bool, before: Path | None = None
+) -> tuple[dict[str, list[float]], dict[str, list[float]], str, str]:
+    """Run the interleaved rounds; the walls, the CPU times, the machine line and a command."""
+    machine = machine_summary()
+    with temp_dir("edit-loop", keep=keep) as root:
+        variants = _variants(root, reuse, before)
+        try:
+            timings = interleave(variants, rounds)
+        finally:
+            if reuse:
+                _stop_kept(next(v for v in variants if v.label == "reuse"))
+        commands = [
+            f"  {v.label}: {'PYTHONPATH=' + v.suite.env['PYTHONPATH'] + ' ' if 'PYTHONPATH' in v.suite.env else ''}"
+            f"{v.command()}"
+            for v in variants
+        ]
+    end_load = os.getloadavg()[0]
+    machine += f", {end_load:.2f} at the end"
+    return timings.wall, timings.cpu, machine, "\n".join(commands)
+
+
+def table(walls: dict[str, list[float]], cpus: dict[str, list[float]]) -> list[str]:
+    lines = [
+        "| variant | wall (median) | CPU (median) | ratio to the floor (wall) | ratio (CPU) | target | holds |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for label in walls:
+        wall, cpu = median(walls[label]), median(cpus[label])
+        if label == "floor":
+            lines.append(f"| floor | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms | 1 | 1 | — | — |")
+            continue
+        r_wall, r_cpu = ratio(walls, label, "floor"), ratio(cpus, label, "floor")
+        per_round = [t / b for t, b in zip(walls[label], walls["floor"], strict=False)]
+        if label.endswith("@before"):
+            label = f"{label} (`PYTHONPATH=DIR`)"
+        target = TARGETS.get(label)
+        holds = "—" if target is None else ("yes" if r_wall <= target else "**no**")
+        lines.append(
+            f"| {label} | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms | **{r_wall:.2f}** "
+            f"(rounds {min(per_round):.2f}-{max(per_round):.2f}) | {r_cpu:.2f} | "
+            f"{'≤ ' + format(target, 'g') if target else '—'} | {holds} |"
+        )
+    if "default@before" in walls:
+        paired = [a / b for a, b in zip(walls["default"], walls["default@before"], strict=False)]
+        lines += [
+            "",
+            f"default / default@before, paired by round: wall **{ratio(walls, 'default', 'default@before'):.2f}** "
+            f"(rounds {min(paired):.2f}-{max(paired):.2f}), CPU {ratio(cpus, 'default', 'default@before'):.2f}.",
+        ]
+    return lines
+
+
+def section(lines: list[str], *, rounds: int, machine: str, commands: str, argv: list[str]) -> str:
+    command = " ".join(["python -m bench.edit_loop", *argv]).strip()
+    return "\n".join(
+        [
+            BEGIN,
+            "## Edit loop: one test, again and again (issue 14)",
+            "",
+            "<!-- Generated by bench/edit_loop.py: edit the generator, not this section. -->",
+            f"Measured on {datetime.date.today().isoformat()}, {machine}; {rounds} interleaved rounds after a "
+            "warm-up. Reproduce with:",
+            "",
+            "```sh",
+            'pip install -e ".[test,bench]"',
+            command,
+            "```",
+            "",
+            *lines,
+            "",
+            "The pytest commands, each run in its suite's directory (`--keep` keeps them):",
+            "",
+            "```",
+            commands,
+            "```",
+            END,
+        ]
+    )
+
+
+def write_section(text: str, doc: Path = DOC) -> None:
+    old = doc.read_text() if doc.exists() else ""
+    if BEGIN in old and END in old:
+        head, rest = old.split(BEGIN, 1)
+        new = head + text + rest.split(END, 1)[1]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text + "\n"
+    doc.write_text(new)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.edit_loop", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--reuse", action="store_true", help="add the --service-reuse variant")
+    parser.add_argument("--before", type=Path, help="a checkout whose plugin to compare, on PYTHONPATH")
+    parser.add_argument("--no-docs", action="store_true", help="print only; do not rewrite docs/performance.md")
+    parser.add_argument("--keep", action="store_true", help="keep the generated suites")
+    args = parser.parse_args(argv)
+    before = args.before.resolve() if args.before is not None else None
+    walls, cpus, machine, commands = measure(args.rounds, args.reuse, args.keep, before)
+    lines = table(walls, cpus)
+    shown = [a for a in (argv if argv is not None else sys.argv[1:]) if a not in ("--no-docs", "--keep")]
+    text = section(lines, rounds=args.rounds, machine=machine, commands=commands, argv=shown)
+    print(text)
+    if not args.no_docs:
+        write_section(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
