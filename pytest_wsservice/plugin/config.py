@@ -24,6 +24,7 @@ import pytest
 from ..errors import ServiceConfigError
 from ..service import recipe
 from .settings import settings_of
+from .state import REDACTOR
 
 if TYPE_CHECKING:
     from ..service.session import ServiceSession
@@ -201,14 +202,19 @@ def _wsservice_config_inputs(
 
 
 @pytest.fixture(scope="session")
-def service_config(_wsservice_config_inputs: ConfigInputs) -> dict[str, Any]:
+def service_config(pytestconfig: pytest.Config, _wsservice_config_inputs: ConfigInputs) -> dict[str, Any]:
     """The patched static config as a dict, ``$vars`` resolved: read values from here.
 
     Built from deep copies: ``service_config_hooks`` in order, then every
     ``WSSERVICE_CONFIG_HOOKS`` entry in plugin/conftest load order, then ``$vars``.
     Override this only to bypass hooks entirely; to change the config, add a hook.
+    Failed tests' reports name the values of config vars instead of showing them.
     """
+    from ..service.redact import Redactor
+
     inputs = _wsservice_config_inputs
+    secret = settings_of(pytestconfig).control_secret
+    pytestconfig.stash[REDACTOR] = Redactor(inputs.config_vars, {secret: "<the tests-control secret>"})
     return recipe.build_config(inputs.static, inputs.config_vars, inputs.hooks, inputs.path)
 
 

@@ -8,15 +8,18 @@ Loaded as a plugin module by ``pytest_wsservice``; it imports nothing heavy.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from ..service.redact import Redactor
 
 from ..errors import ServiceStartError, WsServiceError
 from ..service.logquote import refer_to
 from .config import CONFIG_HOOKS_MARKER
 from .settings import worker_id
-from .state import LOG_START, STATE, TRANSCRIPTS
+from .state import LOG_START, REDACTOR, STATE, TRANSCRIPTS
 
 #: id() of each of our errors reported so far -> (the error, kept so the id stays unique; the first test's id).
 FIRST_REPORTS = pytest.StashKey[dict[int, tuple[BaseException, str]]]()
@@ -58,7 +61,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if note is not None:  # the log is missing lines: say so in the report and the summary
             report.sections.append(("wsservice: the service's log is incomplete", note))
             item.config.stash.setdefault(LOG_NOTES, []).append(note)
+    redactor = item.config.stash.get(REDACTOR, None)
+    if report.failed and redactor:
+        _redact(report, redactor)
     return report
+
+
+def _redact(report: pytest.TestReport, redactor: Redactor) -> None:
+    """Name the values of config vars (and the tests-control secret) in a failed report, never show them."""
+    text = str(report.longrepr)
+    redacted = redactor.apply(text)
+    if redacted != text:
+        report.longrepr = redacted  # only then: a structured traceback keeps its form otherwise
+    report.sections = [(title, redactor.apply(content)) for title, content in report.sections]
 
 
 _WITH_ARGS_HINT = (

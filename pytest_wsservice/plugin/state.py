@@ -23,9 +23,10 @@ if TYPE_CHECKING:
     from ..service.handle import ServiceHandle
     from ..service.logfile import LogFollower
     from ..service.recipe import ServiceRecipe
+    from ..service.redact import Redactor
     from ..service.session import EarlyStart, ServiceSession
 
-__all__ = ["LOG_START", "STATE", "TRANSCRIPTS", "EarlyPlan", "PluginState"]
+__all__ = ["LOG_START", "REDACTOR", "STATE", "TRANSCRIPTS", "EarlyPlan", "PluginState"]
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,9 @@ class PluginState:
 STATE = pytest.StashKey[PluginState]()
 #: Per test item: the service's log file and its size when ``service_handle`` was set up.
 LOG_START = pytest.StashKey[tuple[Path, int]]()
+#: What the reports must not show (values of config vars, tests-control's secret), set by
+#: ``service_config``.
+REDACTOR: pytest.StashKey[Redactor] = pytest.StashKey()
 #: Where the ``websocket_client`` fixture leaves the transcripts of the test's connections
 #: (for the report of a failed test).
 TRANSCRIPTS: pytest.StashKey[ConnectionTranscripts] = pytest.StashKey()

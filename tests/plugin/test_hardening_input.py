@@ -25,12 +25,6 @@ def edit_config(path: Path, **handler: Any) -> None:
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed yet: the plugin writes the var's value into the patched config, so the service cannot know "
-    "it came from a var, and its error (quoted from the log) shows it; needs the log quotes redacted, or the vars "
-    "handed to the service as a config_vars file",
-)
 def test_a_secret_from_a_var_is_not_echoed(project: pytest.Pytester, sample_config: Path) -> None:
     """max-remote-payload: $db_password with the password in the vars file: the failing test's report names the
     var, never the password (it used to show ``got 'S3cr3t-P@ssw0rd' (str)``)."""
