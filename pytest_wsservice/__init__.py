@@ -30,6 +30,7 @@ from .errors import (
 if TYPE_CHECKING:
     from .clients.http import ServiceClient
     from .clients.logcapture import LogCapture, LogLine
+    from .clients.opening import WebSocketOpening
     from .clients.tests_control import DynamicConfig
     from .clients.websocket import WebSocketClient, WebSocketConnection
     from .errors import WebSocketHandshakeError
@@ -87,6 +88,7 @@ __all__ = [
     "WebSocketConnection",
     "WebSocketHandshakeError",
     "WebSocketMessageTypeError",
+    "WebSocketOpening",
     "WebSocketTimeout",
     "WsServiceError",
     "__version__",
@@ -100,6 +102,7 @@ _LAZY_NAMES = {
     "ServiceClient": ".clients.http",
     "ServiceHandle": ".service.handle",
     "ServiceProcess": ".service.process",
+    "WebSocketOpening": ".clients.opening",
     "WebSocketHandshakeError": ".errors",  # a websockets InvalidStatus, so defined on first use
     "WebSocketClient": ".clients.websocket",
     "WebSocketConnection": ".clients.websocket",

@@ -25,7 +25,7 @@ It imports websockets; the plugin imports it only when a test asks for
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
@@ -75,7 +75,13 @@ class RecordingConnection(ClientConnection):
 
     if TYPE_CHECKING:
         # WebSocketConnection.recv, which has a deadline and raises WebSocketTimeout.
-        async def recv(self, decode: bool | None = None, *, timeout: float | None = None) -> Any: ...
+        @overload
+        async def recv(self, decode: Literal[True], *, timeout: float | None = None) -> str: ...
+        @overload
+        async def recv(self, decode: Literal[False], *, timeout: float | None = None) -> bytes: ...
+        @overload
+        async def recv(self, decode: bool | None = None, *, timeout: float | None = None) -> str | bytes: ...
+        async def recv(self, decode: bool | None = None, *, timeout: float | None = None) -> str | bytes: ...
 
     @property
     def path(self) -> str:

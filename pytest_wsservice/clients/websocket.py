@@ -21,29 +21,22 @@ asks for ``websocket_client``, so loading pytest-wsservice stays cheap.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
-
-from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ..chaos import TcpGate
-from ..errors import WebSocketHandshakeError, WebSocketMessageTypeError, WebSocketTimeout, seconds_text
+from ..errors import WebSocketMessageTypeError, WebSocketTimeout, seconds_text
 from ..service.handle import base_text
+from .opening import WebSocketOpening, preview
 from .recording import RecordingConnection
 from .transcript import ConnectionTranscripts
 
 if TYPE_CHECKING:
     import yarl
 
-__all__ = ["WebSocketClient", "WebSocketConnection"]
-
-# How much of an unexpected message or response body an error message quotes.
-_PREVIEW_CHARS = 200
+__all__ = ["WebSocketClient", "WebSocketConnection", "WebSocketOpening"]
 
 _monotonic = time.monotonic
 _current_task = asyncio.current_task
@@ -51,14 +44,6 @@ _INF = float("inf")
 
 # Task.uncancel (3.11+) undoes our own cancel() and says whether someone else cancelled too.
 _uncancel: Callable[[asyncio.Task[Any]], int] | None = getattr(asyncio.Task, "uncancel", None)
-
-# asyncio.TimeoutError is the builtin TimeoutError from Python 3.11 on, a class of its own before.
-_TIMEOUT_ERRORS = (TimeoutError, asyncio.TimeoutError)
-
-
-def _preview(data: str | bytes) -> str:
-    text = repr(data[:_PREVIEW_CHARS])
-    return text + (" ..." if len(data) > _PREVIEW_CHARS else "")
 
 
 class WebSocketConnection(RecordingConnection):
@@ -101,7 +86,14 @@ class WebSocketConnection(RecordingConnection):
         self._wss_expired = False  # set by the watchdog just before it cancels the task
         self._wss_write_timer: asyncio.TimerHandle | None = None  # armed while writing is paused
 
-    async def recv(self, decode: bool | None = None, *, timeout: float | None = None) -> Any:
+    @overload
+    async def recv(self, decode: Literal[True], *, timeout: float | None = None) -> str: ...
+    @overload
+    async def recv(self, decode: Literal[False], *, timeout: float | None = None) -> bytes: ...
+    @overload
+    async def recv(self, decode: bool | None = None, *, timeout: float | None = None) -> str | bytes: ...
+
+    async def recv(self, decode: bool | None = None, *, timeout: float | None = None) -> str | bytes:
         """Receive the next message, waiting at most ``timeout`` seconds.
 
         A fragmented message is returned whole, as websockets reassembles it.
@@ -229,7 +221,7 @@ class WebSocketConnection(RecordingConnection):
             expected, got, size, instead = "binary", "text", f"{len(message)} characters", "recv_text()"
         return WebSocketMessageTypeError(
             f"{method} on {self.path} expected a {expected} message but received a {got} "
-            f"message of {size}: {_preview(message)}. Use {instead} or recv() if the service "
+            f"message of {size}: {preview(message)}. Use {instead} or recv() if the service "
             f"answers in {got} frames.",
             received=message,
         )
@@ -267,7 +259,7 @@ class WebSocketConnection(RecordingConnection):
         except json.JSONDecodeError as exc:
             raise json.JSONDecodeError(
                 f"recv_json() on {self.path} received a message that is not JSON "
-                f"({exc.msg}; the message: {_preview(message)})",
+                f"({exc.msg}; the message: {preview(message)})",
                 exc.doc,
                 exc.pos,
             ) from None
@@ -308,81 +300,6 @@ class WebSocketConnection(RecordingConnection):
         )
         for waiter in waiters:
             waiter.set_exception(error)
-
-
-class _Connect:
-    """What :meth:`WebSocketClient.get` returns: ``async with`` it, or ``await`` it."""
-
-    __slots__ = ("_client", "_connection", "_options", "_path", "_timeout", "_timeout_origin", "_url")
-
-    def __init__(
-        self, client: WebSocketClient, path: str, url: str, timeout: float, timeout_origin: str, options: dict[str, Any]
-    ) -> None:
-        self._client = client
-        self._path = path
-        self._url = url
-        self._timeout = timeout
-        self._timeout_origin = timeout_origin
-        self._options = options
-        self._connection: WebSocketConnection | None = None
-
-    async def _open(self) -> WebSocketConnection:
-        for callback in self._client.before_request:
-            await callback()
-        factory = functools.partial(
-            self._client.connection_class,
-            path=self._path,
-            timeout=self._timeout,
-            timeout_origin=self._timeout_origin,
-        )
-        try:
-            # create_connection accepts any factory of ClientConnection; websockets types it as the class.
-            connection = await connect(self._url, create_connection=factory, **self._options)  # type: ignore[arg-type]
-        except InvalidStatus as exc:
-            response = exc.response
-            body = bytes(response.body or b"")
-            headers: dict[str, str] = {}
-            for name, value in response.headers.raw_items():
-                headers[name] = f"{headers[name]}, {value}" if name in headers else value
-            raise WebSocketHandshakeError(
-                f"The service rejected the WebSocket handshake for {self._path} ({self._url}) "
-                f"with HTTP {response.status_code} {response.reason_phrase}; the response body "
-                f"was {_preview(body)}. Check the path, and the headers, subprotocols or origin "
-                f"that the service requires.",
-                url=self._url,
-                status=response.status_code,
-                headers=headers,
-                body=body,
-                response=response,
-            ) from None
-        except _TIMEOUT_ERRORS:
-            raise WebSocketTimeout(
-                f"Opening a WebSocket to {self._path} ({self._url}) did not complete within "
-                f"{seconds_text(self._timeout)} ({self._timeout_origin}): the service accepted no "
-                f"connection or sent no handshake response in time."
-            ) from None
-        assert isinstance(connection, WebSocketConnection)
-        self._client.transcripts.add(connection.transcript)
-        return connection
-
-    def __await__(self) -> Generator[Any, None, WebSocketConnection]:
-        return self._open().__await__()
-
-    async def __aenter__(self) -> WebSocketConnection:
-        if self._connection is not None:
-            raise RuntimeError("the object that websocket_client.get() returns can be entered once; call get() again")
-        self._connection = await self._open()
-        return self._connection
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        assert self._connection is not None
-        # Closes with 1000, or with 1011 when the block raised (websockets' own rule).
-        await self._connection.__aexit__(exc_type, exc_value, traceback)
 
 
 class WebSocketClient:
@@ -444,7 +361,7 @@ class WebSocketClient:
         timeout: float | None = None,
         via: TcpGate | None = None,
         **connect_kwargs: Any,
-    ) -> _Connect:
+    ) -> WebSocketOpening[WebSocketConnection]:
         """Open a WebSocket connection to ``path`` of the service.
 
         Use it as ``async with websocket_client.get('chat') as chat:``; the connection
@@ -494,7 +411,8 @@ class WebSocketClient:
                 "websocket_client.get() sets create_connection itself; set WebSocketClient.connection_class instead"
             )
         options.update(connect_kwargs)
-        return _Connect(self, "/" + path.lstrip("/"), self.url_for(path, via), timeout, timeout_origin, options)
+        url = self.url_for(path, via)
+        return WebSocketOpening(self, "/" + path.lstrip("/"), url, timeout, timeout_origin, options)
 
     def __repr__(self) -> str:
         return f"<WebSocketClient {self._ws_base} timeout={self.timeout:g}s>"

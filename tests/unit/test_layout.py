@@ -25,6 +25,7 @@ HEAVY = frozenset({"yaml", "yarl", "websockets", "aiohttp"})
 HEAVY_AT_TOP_ALLOWED = frozenset(
     {
         "pytest_wsservice.clients.http",
+        "pytest_wsservice.clients.opening",
         "pytest_wsservice.clients.recording",
         "pytest_wsservice.clients.tests_control",
         "pytest_wsservice.clients.websocket",
