@@ -132,7 +132,7 @@ def test_service_exiting_before_ready_fails_fast(project, sample_config, scaled)
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(
         [
-            "pytest_wsservice.errors.ServiceStartError: The service (pid *, command: *sample_service --config *) "
+            "pytest_wsservice.errors.ServiceStartError: The service (pid *, command: *sample_service* --config *) "
             "exited with status 2 before it was ready.",
             "Last * of its log *service.log:",
             "*missing.json*",

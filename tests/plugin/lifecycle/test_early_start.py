@@ -25,7 +25,7 @@ def run_services(config):
     found = []
     for process in psutil.process_iter(["cmdline", "status"]):
         cmdline = process.info["cmdline"] or []
-        if process.info["status"] != psutil.STATUS_ZOMBIE and "sample_service" in cmdline and any(base in arg for arg in cmdline):
+        if process.info["status"] != psutil.STATUS_ZOMBIE and any("sample_service" in arg for arg in cmdline) and any(base in arg for arg in cmdline):
             found.append(process.pid)
     return found
 
@@ -45,7 +45,7 @@ def services_of(base: Path) -> list[int]:
     for process in psutil.process_iter(["cmdline", "status"]):
         cmdline = process.info["cmdline"] or []
         alive = process.info["status"] != psutil.STATUS_ZOMBIE
-        if alive and "sample_service" in cmdline and any(str(base) in arg for arg in cmdline):
+        if alive and any("sample_service" in arg for arg in cmdline) and any(str(base) in arg for arg in cmdline):
             found.append(process.pid)
     return found
 
@@ -225,7 +225,7 @@ def test_xdist_controller_does_not_start_a_service(early_project: pytest.Pyteste
             """
             def pytest_sessionfinish(session):
                 if not hasattr(session.config, "workerinput"):
-                    own = [p.pid for p in psutil.Process().children() if "sample_service" in p.cmdline()]
+                    own = [p.pid for p in psutil.Process().children() if any("sample_service" in arg for arg in p.cmdline())]
                     record("controller_children", own)
             """
         )
