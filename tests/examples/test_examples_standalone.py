@@ -20,8 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import websockets
 
+from pytest_wsservice.service.tls import TlsFiles, make_tls_files
 from tests.examples.example_envs import NODE_WS_ECHO, STARLETTE_ECHO, WEBSOCKETS_ECHO
 
 LISTENING = re.compile(r"(?:listening on|running on) https?://(?:127\.0\.0\.1|\[::1\]):(\d+)", re.IGNORECASE)
@@ -72,24 +74,39 @@ def running(
         reader.join(timeout)
 
 
-def healthz(port: int, timeout: float) -> int:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=timeout) as response:
+def healthz(port: int, timeout: float, tls: TlsFiles | None = None) -> int:
+    scheme = "https" if tls else "http"
+    context = tls.client_context() if tls else None
+    with urllib.request.urlopen(f"{scheme}://127.0.0.1:{port}/healthz", timeout=timeout, context=context) as response:
         return int(response.status)
 
 
-async def tutorial_exchange(port: int) -> tuple[str, str | bytes]:
-    """The tutorial's exchange, then a binary one; return what came back."""
-    async with websockets.connect(f"ws://127.0.0.1:{port}/chat") as chat:
+async def tutorial_exchange(port: int, tls: TlsFiles | None = None) -> tuple[str, str | bytes, str | None]:
+    """The tutorial's exchange, then a binary one; return what came back and the TLS version."""
+    scheme = "wss" if tls else "ws"
+    context = tls.client_context() if tls else None
+    async with websockets.connect(f"{scheme}://127.0.0.1:{port}/chat", ssl=context) as chat:
         await chat.send("hello")
         text = await chat.recv()
         await chat.send(b"\x00\x01\xfe\xff")
-        return str(text), await chat.recv()
+        ssl_object = chat.transport.get_extra_info("ssl_object")
+        return str(text), await chat.recv(), ssl_object.version() if ssl_object else None
 
 
-def check(argv: list[str], *, env: dict[str, str], cwd: Path, scaled, ok_exits: tuple[int, ...] = (0,)) -> None:
+def check(
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    cwd: Path,
+    scaled,
+    ok_exits: tuple[int, ...] = (0,),
+    tls: TlsFiles | None = None,
+) -> None:
     with running(argv, env=env, cwd=cwd, timeout=scaled(30)) as (process, port):
-        assert healthz(port, scaled(10)) == 200
-        assert asyncio.run(asyncio.wait_for(tutorial_exchange(port), scaled(10))) == ("hello", b"\x00\x01\xfe\xff")
+        assert healthz(port, scaled(10), tls) == 200
+        text, binary, version = asyncio.run(asyncio.wait_for(tutorial_exchange(port, tls), scaled(10)))
+        assert (text, binary) == ("hello", b"\x00\x01\xfe\xff")
+        assert version in (("TLSv1.2", "TLSv1.3") if tls else (None,))
         started = time.monotonic()
     assert process.returncode in ok_exits
     assert time.monotonic() - started < scaled(10)
@@ -115,4 +132,43 @@ def test_starlette_echo(starlette_site_dir, scaled):
         cwd=STARLETTE_ECHO,
         scaled=scaled,
         ok_exits=(0, -signal.SIGTERM),
+    )
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory) -> TlsFiles:
+    return make_tls_files(tmp_path_factory.mktemp("tls"))
+
+
+def test_websockets_echo_over_tls(tls, scaled):
+    argv = [
+        sys.executable,
+        "svc.py",
+        "--port",
+        "0",
+        "--tls-cert",
+        str(tls.cert_chain),
+        "--tls-key",
+        str(tls.private_key),
+    ]
+    check(argv, env={}, cwd=WEBSOCKETS_ECHO, scaled=scaled, tls=tls)
+
+
+def test_node_ws_echo_over_tls(node_modules_dir, tls, scaled, tmp_path):
+    (tmp_path / "node_modules").symlink_to(node_modules_dir)
+    (tmp_path / "server.js").write_bytes((NODE_WS_ECHO / "server.js").read_bytes())
+    env = {"PORT": "0", "TLS_CERT": str(tls.cert_chain), "TLS_KEY": str(tls.private_key)}
+    check(["node", "server.js"], env=env, cwd=tmp_path, scaled=scaled, tls=tls)
+
+
+def test_starlette_echo_over_tls(starlette_site_dir, tls, scaled):
+    argv = [sys.executable, "-m", "uvicorn", "app:app", "--port", "0"]
+    argv += ["--ssl-certfile", str(tls.cert_chain), "--ssl-keyfile", str(tls.private_key)]
+    check(
+        argv,
+        env={"PYTHONPATH": str(starlette_site_dir)},
+        cwd=STARLETTE_ECHO,
+        scaled=scaled,
+        ok_exits=(0, -signal.SIGTERM),
+        tls=tls,
     )
