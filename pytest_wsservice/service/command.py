@@ -32,7 +32,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ServiceConfigError
 
@@ -41,12 +41,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PLACEHOLDERS",
+    "CommandTemplate",
     "EnvEntry",
     "Placeholders",
     "expand",
     "expand_argv",
     "expand_env",
     "parse_env_entries",
+    "parse_ping",
+    "parse_yes_no",
+    "placeholder_names",
     "uses_placeholders",
 ]
 
@@ -61,6 +65,36 @@ _FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_.\-]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 _QUOTE_LIMIT = 200
+
+
+class _CommandSettings(Protocol):
+    """What :meth:`CommandTemplate.of` reads of the plugin's settings."""
+
+    @property
+    def env(self) -> Sequence[EnvEntry]: ...
+
+    def command_origin(self) -> str: ...
+
+
+_YES_NO = {"yes": True, "true": True, "on": True, "1": True, "no": False, "false": False, "off": False, "0": False}
+
+
+def parse_ping(value: str, origin: str) -> str:
+    """``--service-ping``: an HTTP path starting with ``/``."""
+    path = value.strip()
+    if not path.startswith("/") or any(c.isspace() for c in path):
+        raise ServiceConfigError(
+            f"{origin} is {value!r}; it should be an HTTP path starting with '/', such as /healthz."
+        )
+    return path
+
+
+def parse_yes_no(value: str, origin: str) -> bool:
+    """A yes/no option (``--service-tls``): true/false, yes/no, on/off, 1/0."""
+    answer = _YES_NO.get(value.strip().lower())
+    if answer is None:
+        raise ServiceConfigError(f"{origin} is {value!r}; it should be true or false (or yes/no, on/off).")
+    return answer
 
 
 def _quoted(text: str) -> str:
@@ -164,6 +198,11 @@ def expand_argv(argv: Sequence[str], values: Mapping[str, str], *, origin: str) 
     return [expand(word, values, origin=origin, quote=quote) for word in argv]
 
 
+def placeholder_names(argv: Iterable[str]) -> set[str]:
+    """The names of the placeholders the words use (``{{``/``}}`` do not count)."""
+    return {match.group(1) for word in argv for match in _FIELD.finditer(word) if match.group(1) is not None}
+
+
 def uses_placeholders(argv: Iterable[str]) -> bool:
     """Whether any word names a placeholder (known or not; ``{{``/``}}`` do not count).
 
@@ -228,3 +267,57 @@ def expand_env(entries: Iterable[EnvEntry], values: Mapping[str, str]) -> dict[s
     for entry in entries:
         env[entry.name] = expand(entry.value, values, origin=entry.origin, quote=f"{entry.name}={entry.value}")
     return env
+
+
+@dataclass(frozen=True)
+class CommandTemplate:
+    """The service's command and ``--service-env`` entries, rendered anew for each start.
+
+    A start on another port (the plugin's port was taken, a config hook moved it) renders
+    the template again, so ``{port}`` always names the port the service is asked to use.
+
+    Attributes:
+        argv: The command, placeholders not yet replaced.
+        env: The environment entries, placeholders not yet replaced.
+        origin: Where the command came from, for errors (``"--service-command"``).
+        tmpdir: ``{tmpdir}``.
+        tls: The TLS files for ``{tls_*}``, or ``None``.
+        append_config: Append ``--config PATH`` when there is a config (a static config
+            and no placeholder in the command).
+    """
+
+    argv: tuple[str, ...]
+    env: tuple[EnvEntry, ...] = ()
+    origin: str = "--service-command"
+    tmpdir: Path = Path()
+    tls: TlsFiles | None = None
+    append_config: bool = False
+
+    @classmethod
+    def of(cls, argv: Sequence[str], settings: _CommandSettings, tmpdir: Path, tls: TlsFiles | None) -> CommandTemplate:
+        """The template of ``argv`` with the settings' env entries; ``--config PATH`` is
+        appended (when there is a config) only if ``argv`` uses no placeholder."""
+        return cls(
+            argv=tuple(argv),
+            env=tuple(settings.env),
+            origin=settings.command_origin(),
+            tmpdir=tmpdir,
+            tls=tls,
+            append_config=not uses_placeholders(argv),
+        )
+
+    def placeholders(self, host: str, port: int, config_path: Path | None) -> Placeholders:
+        """The placeholders' values for one start."""
+        return Placeholders(host=host, port=port, tmpdir=self.tmpdir, config=config_path, tls=self.tls)
+
+    def render(self, host: str, port: int, config_path: Path | None) -> tuple[list[str], dict[str, str]]:
+        """The argv and the extra environment for a service on ``host:port`` with ``config_path``.
+
+        Raises:
+            ServiceConfigError: A bad placeholder (see :func:`expand`).
+        """
+        values = self.placeholders(host, port, config_path).values()
+        argv = expand_argv(self.argv, values, origin=self.origin)
+        if self.append_config and config_path is not None:
+            argv += ["--config", str(config_path)]
+        return argv, expand_env(self.env, values)

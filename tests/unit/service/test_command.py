@@ -9,12 +9,15 @@ import pytest
 from pytest_wsservice.errors import ServiceConfigError
 from pytest_wsservice.service.command import (
     PLACEHOLDERS,
+    CommandTemplate,
     EnvEntry,
     Placeholders,
     expand,
     expand_argv,
     expand_env,
     parse_env_entries,
+    parse_ping,
+    parse_yes_no,
     uses_placeholders,
 )
 from pytest_wsservice.service.tls import TlsFiles
@@ -174,3 +177,74 @@ def test_expand_env_later_entries_win_and_errors_name_the_entry():
     with pytest.raises(ServiceConfigError) as info:
         expand_env(parse_env_entries(["CA={tls_ca}"], origin="--service-env"), BARE.values())
     assert str(info.value).startswith("In --service-env 'CA={tls_ca}': {tls_ca} is the path of a TLS file")
+
+
+class _Settings:
+    def __init__(self, env: tuple[EnvEntry, ...] = (), origin: str = "--service-command") -> None:
+        self.env = env
+        self._origin = origin
+
+    def command_origin(self) -> str:
+        return self._origin
+
+
+def test_template_without_placeholders_appends_the_config_only_when_there_is_one():
+    template = CommandTemplate.of(["svc", "-v"], _Settings(), Path("/tmp/run"), None)
+    assert template.append_config is True
+    assert template.render("127.0.0.1", 8080, Path("/tmp/run/c.yaml")) == (
+        ["svc", "-v", "--config", "/tmp/run/c.yaml"],
+        {},
+    )
+    assert template.render("127.0.0.1", 8080, None) == (["svc", "-v"], {})
+
+
+def test_template_with_placeholders_is_rendered_anew_for_each_port():
+    env = tuple(parse_env_entries(["PORT={port}", "DIR={tmpdir}/x"], origin="--service-env"))
+    template = CommandTemplate.of(["svc", "--port", "{port}", "--host={host}"], _Settings(env), Path("/tmp/run"), TLS)
+    assert template.append_config is False
+    assert template.render("::1", 1000, Path("/c.yaml")) == (
+        ["svc", "--port", "1000", "--host=::1"],
+        {"PORT": "1000", "DIR": "/tmp/run/x"},
+    )
+    assert template.render("::1", 2000, None)[0] == ["svc", "--port", "2000", "--host=::1"]
+
+
+def test_template_errors_name_the_commands_origin():
+    template = CommandTemplate.of(["svc", "{config}"], _Settings(origin="service_binary in /p/tox.ini"), Path(), None)
+    with pytest.raises(ServiceConfigError, match=r"^In service_binary in /p/tox.ini 'svc \{config\}': \{config\} is"):
+        template.render("127.0.0.1", 1, None)
+
+
+@pytest.mark.parametrize("value", ["/healthz", " /ping ", "/a/b?x=1"])
+def test_parse_ping(value):
+    assert parse_ping(value, "--service-ping") == value.strip()
+
+
+@pytest.mark.parametrize("value", ["healthz", "", "/a b", "http://x/ping"])
+def test_parse_ping_rejects_what_is_not_a_path(value):
+    with pytest.raises(ServiceConfigError, match="it should be an HTTP path starting with '/', such as /healthz"):
+        parse_ping(value, "--service-ping")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("true", True),
+        ("YES", True),
+        ("on", True),
+        ("1", True),
+        ("false", False),
+        ("No", False),
+        ("off", False),
+        ("0", False),
+    ],
+)
+def test_parse_yes_no(value, expected):
+    assert parse_yes_no(value, "service_tls") is expected
+
+
+def test_parse_yes_no_rejects_anything_else():
+    with pytest.raises(
+        ServiceConfigError, match=r"^service_tls in /p/pytest.ini is 'maybe'; it should be true or false"
+    ):
+        parse_yes_no("maybe", "service_tls in /p/pytest.ini")
