@@ -39,6 +39,7 @@ median of ``--spawns`` starts, interleaved.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -196,7 +197,7 @@ def sequential_time(sock: socket.socket, work: Workload) -> float:
     """Seconds for ``work.count`` round trips, one message in flight at a time."""
     size = len(work.echoes[0])
     start = time.perf_counter()
-    for frame, echo in zip(work.frames, work.echoes):
+    for frame, echo in zip(work.frames, work.echoes, strict=False):
         sock.sendall(frame)
         if recv_exact(sock, size) != echo:
             raise AssertionError("wrong echo")
@@ -287,10 +288,8 @@ SERVER_CPU = {"same": 0, "split": 1}
 def popen(cmd: list[str], pin: bool = True) -> subprocess.Popen:
     proc = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.DEVNULL)
     if pin and PIN in SERVER_CPU:
-        try:
+        with contextlib.suppress(OSError):  # the process may already be gone; its start-up reports why
             os.sched_setaffinity(proc.pid, {SERVER_CPU[PIN]})
-        except OSError:  # the process may already be gone; its start-up reports why
-            pass
     return proc
 
 
@@ -388,7 +387,9 @@ def main() -> int:
     print(
         f"CPython {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, websockets {websockets.__version__}, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
-        + {"same": "client and servers on CPU 0", "split": "client on CPU 0, servers on CPU 1", "none": "not pinned"}[PIN]
+        + {"same": "client and servers on CPU 0", "split": "client on CPU 0, servers on CPU 1", "none": "not pinned"}[
+            PIN
+        ]
         + (", minimal servers with the sample's allocator setting" if args.settled_minimal else "")
     )
     print(f"reproduce: {reproduce}")
@@ -443,7 +444,9 @@ def main() -> int:
                     ratios[mode].append(this_round["sample", mode] / best)
                 print(
                     f"round {round_no + 1}/{args.rounds}: "
-                    + ", ".join(f"{n} {this_round[n, 'sequential']:.0f}/{this_round[n, 'pipelined']:.0f}" for n in names)
+                    + ", ".join(
+                        f"{n} {this_round[n, 'sequential']:.0f}/{this_round[n, 'pipelined']:.0f}" for n in names
+                    )
                     + " msg/s (sequential/pipelined)"
                 )
         finally:
@@ -462,7 +465,9 @@ def main() -> int:
 
     med = statistics.median
     print()
-    print(f"echo rate, 32-byte text, median of {args.rounds} interleaved rounds; server CPU time per message over all rounds")
+    print(
+        f"echo rate, 32-byte text, median of {args.rounds} interleaved rounds; server CPU time per message over all rounds"
+    )
     print(f"{'server':<12} {'sequential msg/s':>17} {'pipelined msg/s':>16} {'server CPU us/msg (seq / pipe)':>32}")
     for name in names:
         print(

@@ -17,9 +17,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -88,7 +88,7 @@ class PytestRun:
     cpu: float
     passed: int
     output: str
-    peak: "PeakRss | None" = None
+    peak: PeakRss | None = None
 
 
 _PASSED = re.compile(r"(\d+) passed")
@@ -146,8 +146,13 @@ def run_pytest(
             f"pytest in {suite_dir} exited {proc.returncode} with {passed} passed "
             f"(expected {expect_passed}); command: {' '.join(command)}\n{tail}"
         )
-    return PytestRun(wall=wall, cpu=usage.ru_utime + usage.ru_stime, passed=passed, output=output,
-                     peak=sampler.peak if sampler is not None else None)
+    return PytestRun(
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        passed=passed,
+        output=output,
+        peak=sampler.peak if sampler is not None else None,
+    )
 
 
 @contextlib.contextmanager
@@ -186,9 +191,11 @@ def _children(pid: int) -> list[int]:
     found: list[int] = []
     try:
         for task in os.listdir(f"/proc/{pid}/task"):
-            with contextlib.suppress(OSError, ValueError):
-                with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as f:
-                    found.extend(int(x) for x in f.read().split())
+            with (
+                contextlib.suppress(OSError, ValueError),
+                open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as f,
+            ):
+                found.extend(int(x) for x in f.read().split())
     except OSError:
         pass
     return found
@@ -218,7 +225,7 @@ class RssSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._thread.start()
         return self
 

@@ -1,7 +1,7 @@
 """Benchmark 5: what loading the plugin costs a suite that uses none of its fixtures.
 
 - ``python -X importtime -c "import pytest_wsservice"``: the package on its own, and
-  ``import pytest; import pytest_wsservice.plugin`` (what pytest pays on top of itself
+  ``import pytest`` then the plugin modules pytest loads (``pytest_wsservice.pytest_plugins``: what pytest pays on top of itself
   when the entry point loads the plugin), medians of several interpreter starts;
 - which heavy modules (websockets, aiohttp, yaml) loading the plugin drags in;
 - the wall of a trivial pytest run, with the plugin loaded by its entry point and with
@@ -31,7 +31,11 @@ def importtime(code: str) -> list[ImportEntry]:
     """Run ``python -X importtime -c CODE`` and parse its report."""
     proc = subprocess.run(
         [PYTHON, "-X", "importtime", "-c", code],
-        env=child_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     if proc.returncode != 0:
         raise BenchError(f"python -c {code!r} failed:\n{proc.stderr[-2000:]}")
@@ -79,16 +83,21 @@ class ImportResult:
 def run(*, starts: int, rounds: int, trivial_tests: int = 50, log=print) -> ImportResult:
     if not has_module("pytest_wsservice.plugin"):
         raise BenchError("pytest_wsservice.plugin is not importable yet")
+    load_plugin = (
+        "import pytest\nimport pytest_wsservice\nfor name in pytest_wsservice.pytest_plugins:\n    __import__(name)\n"
+    )
     result = ImportResult()
     for _ in range(starts):
         result.package_us.append(_ours(importtime("import pytest_wsservice")))
-        entries = importtime("import pytest\nimport pytest_wsservice\nimport pytest_wsservice.plugin")
+        entries = importtime(load_plugin)
         result.plugin_after_pytest_us.append(_ours(entries))
     result.heaviest = heaviest(entries)
     probe = subprocess.run(
-        [PYTHON, "-c", "import sys, pytest, pytest_wsservice, pytest_wsservice.plugin\n"
-                       f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"],
-        env=child_env(), capture_output=True, text=True, timeout=60,
+        [PYTHON, "-c", load_plugin + f"import sys\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     result.heavy_loaded = probe.stdout.split()
 
@@ -103,17 +112,19 @@ def run(*, starts: int, rounds: int, trivial_tests: int = 50, log=print) -> Impo
                 result.wall_without.append(without.wall)
                 result.cpu_with.append(with_.cpu)
                 result.cpu_without.append(without.cpu)
-    log(f"  import: package {median(result.package_us) / 1000:.1f} ms, "
+    log(
+        f"  import: package {median(result.package_us) / 1000:.1f} ms, "
         f"plugin after pytest {median(result.plugin_after_pytest_us) / 1000:.1f} ms, heavy loaded: "
-        f"{result.heavy_loaded or 'none'}")
+        f"{result.heavy_loaded or 'none'}"
+    )
     return result
 
 
 def added_wall(result: ImportResult) -> float:
     """Median of the per-round differences (with - without), in seconds."""
-    return median([w - wo for w, wo in zip(result.wall_with, result.wall_without)])
+    return median([w - wo for w, wo in zip(result.wall_with, result.wall_without, strict=False)])
 
 
 def added_cpu(result: ImportResult) -> float:
     """Median of the per-round CPU differences (with - without), in seconds."""
-    return median([w - wo for w, wo in zip(result.cpu_with, result.cpu_without)])
+    return median([w - wo for w, wo in zip(result.cpu_with, result.cpu_without, strict=False)])

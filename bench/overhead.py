@@ -7,9 +7,9 @@ figure quoted is the median.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .common import PeakRss, median, run_pytest
 from .suites import Suite, write_suite
@@ -26,8 +26,10 @@ class Variant:
     def run(self) -> tuple[float, float]:
         """One run: its wall and CPU seconds."""
         result = run_pytest(
-            self.suite.path, [*self.suite.args, *self.extra_args],
-            expect_passed=self.suite.n_tests, env=self.suite.env,
+            self.suite.path,
+            [*self.suite.args, *self.extra_args],
+            expect_passed=self.suite.n_tests,
+            env=self.suite.env,
         )
         return result.wall, result.cpu
 
@@ -55,19 +57,21 @@ def interleave(variants: Sequence[Variant], rounds: int, log: Callable[[str], No
             if round_no:
                 timings.wall[variant.label].append(wall)
                 timings.cpu[variant.label].append(cpu)
-        log(("  warm-up: " if not round_no else f"  round {round_no}/{rounds}: ") + ", ".join(
-            f"{label} {wall:.2f} s ({cpu:.2f} CPU)" for label, (wall, cpu) in this_round.items()))
+        log(
+            ("  warm-up: " if not round_no else f"  round {round_no}/{rounds}: ")
+            + ", ".join(f"{label} {wall:.2f} s ({cpu:.2f} CPU)" for label, (wall, cpu) in this_round.items())
+        )
     return timings
 
 
 def per_item(walls: dict[str, list[float]], large: str, small: str, extra_items: int) -> float:
     """Median of the per-round (wall of large - wall of small) / extra_items."""
-    return median([(big - little) / extra_items for big, little in zip(walls[large], walls[small])])
+    return median([(big - little) / extra_items for big, little in zip(walls[large], walls[small], strict=False)])
 
 
 def ratio(walls: dict[str, list[float]], top: str, bottom: str) -> float:
     """Median of the per-round ratios top/bottom (pairs ran back to back)."""
-    return median([t / b for t, b in zip(walls[top], walls[bottom])])
+    return median([t / b for t, b in zip(walls[top], walls[bottom], strict=False)])
 
 
 def make_suites(kinds: Sequence[str], n_tests: int, root: Path) -> dict[str, Suite]:

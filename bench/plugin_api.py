@@ -7,21 +7,23 @@ that the rest of bench/ imports nothing of the plugin until a benchmark needs it
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .common import has_module
 
 
 def available() -> bool:
     """True once the plugin's process and client modules exist."""
-    return all(has_module(f"pytest_wsservice.{m}") for m in ("process", "readiness", "websocket"))
+    return all(has_module(f"pytest_wsservice.{m}") for m in ("service.process", "service.startup", "clients.websocket"))
 
 
 def websocket_client(base_url: str, timeout: float = 10.0) -> Any:
     """The client that the ``websocket_client`` fixture hands to tests, for ``base_url``."""
     import yarl
-    from pytest_wsservice.websocket import WebSocketClient
+
+    from pytest_wsservice.clients.websocket import WebSocketClient
 
     return WebSocketClient(yarl.URL(base_url), timeout=timeout)
 
@@ -29,7 +31,7 @@ def websocket_client(base_url: str, timeout: float = 10.0) -> Any:
 @contextlib.contextmanager
 def start_service(config_path: Path, port: int, directory: Path) -> Iterator[Any]:
     """Start the sample service from ``config_path`` as ``service_start`` does; stop it on exit."""
-    from pytest_wsservice.process import ServiceProcess
+    from pytest_wsservice.service.process import ServiceProcess
 
     from .common import service_command
 

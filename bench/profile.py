@@ -22,8 +22,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "bench"
 
-from bench.common import PYTHON, BenchError, temp_dir  # noqa: E402
-from bench.suites import write_suite  # noqa: E402
+from bench.common import PYTHON, BenchError, temp_dir
+from bench.suites import write_suite
 
 
 def _package(filename: str) -> str:
@@ -32,7 +32,7 @@ def _package(filename: str) -> str:
     parts = Path(filename).parts
     for marker in ("site-packages", "lib-dynload"):
         if marker in parts:
-            rest = parts[parts.index(marker) + 1:]
+            rest = parts[parts.index(marker) + 1 :]
             return rest[0].removesuffix(".py") if rest else marker
     for known in ("pytest_wsservice", "sample_service", "bench"):
         if known in parts:
@@ -41,7 +41,7 @@ def _package(filename: str) -> str:
         # the standard library: name the module or package (asyncio, selectors, ...)
         for i, part in enumerate(parts):
             if part.startswith("python3"):
-                rest = parts[i + 1:]
+                rest = parts[i + 1 :]
                 return "stdlib:" + (rest[0].removesuffix(".py") if rest else "?")
     if Path(filename).name == "conftest.py":
         return "conftest"
@@ -52,9 +52,25 @@ def profile(kind: str, n_tests: int, directory: Path) -> tuple[pstats.Stats, str
     suite = write_suite(kind, n_tests, directory / kind)
     out = directory / f"{kind}.prof"
     proc = subprocess.run(
-        [PYTHON, "-m", "cProfile", "-o", str(out), "-m", "pytest", "-q", "--durations=8",
-         "--durations-min=0.002", *suite.args],
-        cwd=suite.path, env=suite.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600,
+        [
+            PYTHON,
+            "-m",
+            "cProfile",
+            "-o",
+            str(out),
+            "-m",
+            "pytest",
+            "-q",
+            "--durations=8",
+            "--durations-min=0.002",
+            *suite.args,
+        ],
+        cwd=suite.path,
+        env=suite.env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if proc.returncode != 0:
         raise BenchError(f"profiled run of {kind} failed:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
@@ -120,8 +136,14 @@ def main(argv: list[str] | None = None) -> int:
             packages[kind] = by_package(stats)
             phase_times[kind] = phases(stats)
             print(f"\n=== {kind}: {args.tests} tests, total {stats.total_tt:.2f} s of CPU under cProfile")  # type: ignore[attr-defined]
-            durations = [line for line in output.splitlines() if line.strip().endswith(("setup", "call", "teardown"))
-                         or " setup " in line or " call " in line or " teardown " in line]
+            durations = [
+                line
+                for line in output.splitlines()
+                if line.strip().endswith(("setup", "call", "teardown"))
+                or " setup " in line
+                or " call " in line
+                or " teardown " in line
+            ]
             if durations:
                 print("slowest phases (pytest --durations):")
                 print("\n".join("  " + line for line in durations[:8]))
@@ -136,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
                 calls, total = phase_times[kind].get(key, (0, 0.0))
                 cells.append(f"{total * 1000:9.1f} ({calls:5d})")
             print(f"  {key:58s} " + " | ".join(cells))
-        names = sorted({p for d in packages.values() for p in d}, key=lambda p: -max(d.get(p, 0) for d in packages.values()))
+        names = sorted(
+            {p for d in packages.values() for p in d}, key=lambda p: -max(d.get(p, 0) for d in packages.values())
+        )
         print("\nself time by package (ms): " + " | ".join(kinds) + (" | difference" if len(kinds) == 2 else ""))
         for name in names[: args.top]:
             values = [packages[k].get(name, 0.0) * 1000 for k in kinds]

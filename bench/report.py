@@ -31,8 +31,8 @@ def table_text(rows: list[Row]) -> str:
     headers = ("#", "benchmark", "measured", "target", "holds")
     cells = [(r.number, r.benchmark, r.measured, r.target, r.verdict.replace("*", "")) for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(cell, widths)) for cell in cells]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=False)) for cell in cells]
     return "\n".join(lines)
 
 
@@ -68,7 +68,7 @@ def section(rows: list[Row], *, command: str, machine: str, details: list[str], 
     if plot:
         parts += [f"![Harness benchmarks]({PLOT.name})", ""]
     if details:
-        parts += ["### Details", ""] + details + [""]
+        parts += ["### Details", "", *details, ""]
     parts.append(END)
     return "\n".join(parts) + "\n"
 
@@ -78,7 +78,7 @@ def write_section(text: str, doc: Path = DOC) -> None:
     old = doc.read_text() if doc.exists() else ""
     start, end = old.find(BEGIN), old.find(END)
     if start != -1 and end != -1 and end > start:
-        new = old[:start] + text.rstrip("\n") + old[end + len(END):]
+        new = old[:start] + text.rstrip("\n") + old[end + len(END) :]
         if not new.endswith("\n"):
             new += "\n"
     else:
@@ -104,9 +104,9 @@ def plot(results: dict, path: Path = PLOT) -> bool:
     columns = 3 if len(panels) > 2 else len(panels)
     rows = (len(panels) + columns - 1) // columns
     fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 4.0 * rows), squeeze=False)
-    for ax, panel in zip(axes.flat, panels):
+    for ax, panel in zip(axes.flat, panels, strict=False):
         panel(ax, results)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     fig.suptitle(f"pytest-wsservice harness benchmarks ({results.get('machine', '')})", fontsize=10)
     fig.tight_layout()
@@ -127,8 +127,15 @@ def _suite_panel(ax, results: dict) -> None:
     for i, kind in enumerate(kinds):
         ax.plot([i] * len(data["walls"][kind]), data["walls"][kind], "k.", markersize=4)
         top = max(data["walls"][kind] + [medians[i]])
-        ax.annotate(f"{medians[i]:.2f} s", (i, top), xytext=(0, 3), textcoords="offset points",
-                    ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            f"{medians[i]:.2f} s",
+            (i, top),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     ax.set_xticks(range(len(kinds)), [_SHORT[k] for k in kinds], fontsize=8)
     ax.set_ylabel("wall of the pytest run (s)")
     ax.set_title(f"1. {data['n_tests']} echo tests, whole run", fontsize=9)
@@ -159,10 +166,20 @@ def _startup_panel(ax, results: dict) -> None:
     data = results["startup"]
     kinds = list(data)
     x = range(len(kinds))
-    ax.bar([i - 0.2 for i in x], [data[k]["spawn_to_ready"] * 1000 for k in kinds], 0.4, label="spawn → ready", color="#9ecae1")
-    ax.bar([i + 0.2 for i in x], [data[k]["lag"] * 1000 for k in kinds], 0.4, label="lag after listening", color="#e6550d")
+    ax.bar(
+        [i - 0.2 for i in x],
+        [data[k]["spawn_to_ready"] * 1000 for k in kinds],
+        0.4,
+        label="spawn → ready",
+        color="#9ecae1",
+    )
+    ax.bar(
+        [i + 0.2 for i in x], [data[k]["lag"] * 1000 for k in kinds], 0.4, label="lag after listening", color="#e6550d"
+    )
     for i, k in enumerate(kinds):
-        ax.annotate(f"{data[k]['lag'] * 1000:.1f}", (i + 0.2, data[k]["lag"] * 1000), ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            f"{data[k]['lag'] * 1000:.1f}", (i + 0.2, data[k]["lag"] * 1000), ha="center", va="bottom", fontsize=8
+        )
     ax.set_xticks(list(x), [_SHORT[k] for k in kinds], fontsize=8)
     ax.set_ylabel("ms (median)")
     ax.set_title("2. start-up and detection lag", fontsize=9)
@@ -174,8 +191,13 @@ def _throughput_panel(ax, results: dict) -> None:
     modes = ("sequential", "pipelined")
     clients = [c for c in ("raw websockets", "websocket_client") if f"{c} sequential" in data]
     for j, client in enumerate(clients):
-        ax.bar([i + (j - 0.5) * 0.4 for i in range(2)], [data[f"{client} {m}"] for m in modes], 0.4,
-               label=client, color=["#7f7f7f", "#2a7ab9"][j])
+        ax.bar(
+            [i + (j - 0.5) * 0.4 for i in range(2)],
+            [data[f"{client} {m}"] for m in modes],
+            0.4,
+            label=client,
+            color=["#7f7f7f", "#2a7ab9"][j],
+        )
     ax.set_xticks(range(2), modes, fontsize=8)
     ax.set_ylabel("echo round trips per second (median)")
     ax.set_title("4. client throughput, 32-byte text", fontsize=9)

@@ -24,10 +24,10 @@ if __package__ in (None, ""):  # run as a script: python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "bench"
 
-from bench import imports, overhead, plugin_api, report, startup, throughput  # noqa: E402
-from bench.common import BenchError, has_module, machine_summary, median, temp_dir  # noqa: E402
-from bench.report import Row  # noqa: E402
-from bench.suites import FLOORS  # noqa: E402
+from bench import imports, overhead, plugin_api, report, startup, throughput
+from bench.common import BenchError, has_module, machine_summary, median, temp_dir
+from bench.report import Row
+from bench.suites import FLOORS
 
 ALL = (1, 2, 3, 4, 5, 6, 7)
 
@@ -51,15 +51,26 @@ class Settings:
 
 
 QUICK = Settings(
-    suite_tests=20, suite_rounds=1, per_test_sizes=(20, 100), per_test_rounds=1, start_rounds=2,
-    messages=200, connects=10, throughput_rounds=1, import_starts=2, import_rounds=2,
-    scale_tests=100, scale_rounds=1, growth_top=None, growth_rounds=1,
+    suite_tests=20,
+    suite_rounds=1,
+    per_test_sizes=(20, 100),
+    per_test_rounds=1,
+    start_rounds=2,
+    messages=200,
+    connects=10,
+    throughput_rounds=1,
+    import_starts=2,
+    import_rounds=2,
+    scale_tests=100,
+    scale_rounds=1,
+    growth_top=None,
+    growth_rounds=1,
 )
 
 
 def _plugin_ready() -> bool:
     """The plugin counts as ready once its pytest module and client are importable."""
-    return has_module("pytest_wsservice.plugin") and has_module("pytest_wsservice.websocket")
+    return has_module("pytest_wsservice.plugin") and has_module("pytest_wsservice.clients.websocket")
 
 
 def _kinds() -> list[str]:
@@ -108,24 +119,37 @@ class Bench:
             ab = overhead.ratio(walls, "wsservice", "handwritten")
             ab_cpu = overhead.ratio(cpus, "wsservice", "handwritten")
             self.results["suite"].update({"a/b": ab, "a/b cpu": ab_cpu})
-            self.rows.append(Row("1", f"suite overhead a/b ({n} tests)", f"{ab:.2f}, CPU {ab_cpu:.2f} ({measured})",
-                                 "≤ 1.10", ab <= 1.10))
+            self.rows.append(
+                Row(
+                    "1",
+                    f"suite overhead a/b ({n} tests)",
+                    f"{ab:.2f}, CPU {ab_cpu:.2f} ({measured})",
+                    "≤ 1.10",
+                    ab <= 1.10,
+                )
+            )
             if "testsuite" in walls:
                 ac = overhead.ratio(walls, "wsservice", "testsuite")
                 ac_cpu = overhead.ratio(cpus, "wsservice", "testsuite")
                 self.results["suite"].update({"a/c": ac, "a/c cpu": ac_cpu})
-                self.rows.append(Row("1", f"suite overhead a/c ({n} tests)", f"{ac:.2f}, CPU {ac_cpu:.2f}", "≤ 0.70", ac <= 0.70))
+                self.rows.append(
+                    Row("1", f"suite overhead a/c ({n} tests)", f"{ac:.2f}, CPU {ac_cpu:.2f}", "≤ 0.70", ac <= 0.70)
+                )
         else:
-            self.rows.append(Row("1", f"suite overhead ({n} tests)", measured + "; a/b, a/c need the plugin", "≤ 1.10 / ≤ 0.70"))
+            self.rows.append(
+                Row("1", f"suite overhead ({n} tests)", measured + "; a/b, a/c need the plugin", "≤ 1.10 / ≤ 0.70")
+            )
         if "testsuite" in walls:
             bc = overhead.ratio(walls, "handwritten", "testsuite")
             self.results["suite"]["b/c"] = bc
-            note = (" Since b/c is above 0.70, the a/c target asks (a) to beat the hand-written floor."
-                    if bc > 0.70 else "")
+            note = (
+                " Since b/c is above 0.70, the a/c target asks (a) to beat the hand-written floor." if bc > 0.70 else ""
+            )
             self.details.append(f"- Benchmark 1: the hand-written floor against testsuite, b/c = {bc:.2f}.{note}")
-        self.details.append("- Benchmark 1 commands, each run in its generated suite's directory (`bench/suites.py`; "
-                            "`python -m bench --keep` keeps them): "
-                            + "; ".join(f"{v.label}: `{v.command()}`" for v in variants))
+        self.details.append(
+            "- Benchmark 1 commands, each run in its generated suite's directory (`bench/suites.py`; "
+            "`python -m bench --keep` keeps them): " + "; ".join(f"{v.label}: `{v.command()}`" for v in variants)
+        )
         if 7 in self.only:
             self.memory(suites)
 
@@ -136,8 +160,13 @@ class Bench:
             peak = overhead.peak_rss(suite)
             memory[kind] = {"pytest_mib": peak.root_kib / 1024, "service_mib": peak.service_kib / 1024}
         self.results["memory"] = memory
-        self.rows.append(Row("7", f"peak RSS pytest / service ({self.s.suite_tests} tests)", "; ".join(
-            f"{k} {m['pytest_mib']:.0f} / {m['service_mib']:.0f} MiB" for k, m in memory.items())))
+        self.rows.append(
+            Row(
+                "7",
+                f"peak RSS pytest / service ({self.s.suite_tests} tests)",
+                "; ".join(f"{k} {m['pytest_mib']:.0f} / {m['service_mib']:.0f} MiB" for k, m in memory.items()),
+            )
+        )
 
     # -- benchmark 2 --------------------------------------------------------------------------
 
@@ -146,8 +175,10 @@ class Bench:
         # ServiceProcess is usable before the pytest plugin module is.
         kinds = (["wsservice"] if plugin_api.available() else []) + [k for k in self.kinds if k != "wsservice"]
         samples = startup.run(self.s.start_rounds, kinds, log=self.log)
-        data = {k: {"spawn_to_ready": median([x.spawn_to_ready for x in v]), "lag": median([x.lag for x in v])}
-                for k, v in samples.items()}
+        data = {
+            k: {"spawn_to_ready": median([x.spawn_to_ready for x in v]), "lag": median([x.lag for x in v])}
+            for k, v in samples.items()
+        }
         self.results["startup"] = data
         others = ", ".join(f"{k} {_ms(d['lag'])}" for k, d in data.items() if k != "wsservice")
         ready = ", ".join(f"{k} {_ms(d['spawn_to_ready'])}" for k, d in data.items())
@@ -157,17 +188,20 @@ class Bench:
         else:
             self.rows.append(Row("2", "detection lag (median)", f"{others}; (a) needs the plugin", "≤ 5 ms"))
         self.rows.append(Row("2", "spawn → readiness noticed", ready))
-        self.details.append("- Benchmark 2: the lag is measured against the service's `listening on` log stamp "
-                            "(millisecond resolution, so ±0.5 ms). The hand-written fixture polls `/ping` every "
-                            "10 ms; testsuite polls every 50 ms.")
+        self.details.append(
+            "- Benchmark 2: the lag is measured against the service's `listening on` log stamp "
+            "(millisecond resolution, so ±0.5 ms). The hand-written fixture polls `/ping` every "
+            "10 ms; testsuite polls every 50 ms."
+        )
 
     # -- benchmarks 3 and 4 -------------------------------------------------------------------
 
     def client_throughput(self) -> None:
         with_plugin = plugin_api.available()
         self.log(f"[4] client throughput, {self.s.messages} messages x {self.s.throughput_rounds} rounds")
-        result = throughput.run(rounds=self.s.throughput_rounds, messages=self.s.messages,
-                                connects=self.s.connects, with_plugin=with_plugin)
+        result = throughput.run(
+            rounds=self.s.throughput_rounds, messages=self.s.messages, connects=self.s.connects, with_plugin=with_plugin
+        )
         data = throughput.summary(result)
         self.results["throughput"] = data
         for mode in ("sequential", "pipelined"):
@@ -175,11 +209,26 @@ class Bench:
             if with_plugin:
                 r = data[f"ratio {mode}"]
                 cpu_plugin, cpu_raw = data[f"websocket_client {mode} cpu"], data[f"raw websockets {mode} cpu"]
-                self.rows.append(Row("4", f"client throughput, {mode}", f"{r:.3f} ({data[f'websocket_client {mode}']:.0f} "
-                                     f"vs {raw:.0f} round trips/s; client CPU {cpu_plugin * 1e6:.0f} vs "
-                                     f"{cpu_raw * 1e6:.0f} µs per round trip)", "≥ 0.95", r >= 0.95))
+                self.rows.append(
+                    Row(
+                        "4",
+                        f"client throughput, {mode}",
+                        f"{r:.3f} ({data[f'websocket_client {mode}']:.0f} "
+                        f"vs {raw:.0f} round trips/s; client CPU {cpu_plugin * 1e6:.0f} vs "
+                        f"{cpu_raw * 1e6:.0f} µs per round trip)",
+                        "≥ 0.95",
+                        r >= 0.95,
+                    )
+                )
             else:
-                self.rows.append(Row("4", f"client throughput, {mode}", f"raw {raw:.0f} round trips/s; ratio needs the plugin", "≥ 0.95"))
+                self.rows.append(
+                    Row(
+                        "4",
+                        f"client throughput, {mode}",
+                        f"raw {raw:.0f} round trips/s; ratio needs the plugin",
+                        "≥ 0.95",
+                    )
+                )
 
     def per_test_cost(self) -> None:
         small, large = self.s.per_test_sizes
@@ -202,18 +251,37 @@ class Bench:
         listed = ", ".join(f"{k} {_ms(per_test[k])}" for k in self.kinds)
         if "wsservice" in per_test:
             above = per_test["wsservice"] - bare
-            self.rows.append(Row("3", "per-test cost above the bare connect", f"{_ms(above)} (per test: {listed}; "
-                                 f"bare connect+echo+close {_ms(bare)})", "≤ 1.5 ms", above <= 0.0015))
-            self.rows.append(Row("3", "per-test cost above the hand-written (a − b)",
-                                 f"{_ms(per_test['wsservice'] - per_test['handwritten'])} wall, "
-                                 f"{_ms(per_test_cpu['wsservice'] - per_test_cpu['handwritten'])} CPU"))
+            self.rows.append(
+                Row(
+                    "3",
+                    "per-test cost above the bare connect",
+                    f"{_ms(above)} (per test: {listed}; bare connect+echo+close {_ms(bare)})",
+                    "≤ 1.5 ms",
+                    above <= 0.0015,
+                )
+            )
+            self.rows.append(
+                Row(
+                    "3",
+                    "per-test cost above the hand-written (a − b)",
+                    f"{_ms(per_test['wsservice'] - per_test['handwritten'])} wall, "
+                    f"{_ms(per_test_cpu['wsservice'] - per_test_cpu['handwritten'])} CPU",
+                )
+            )
         else:
             self.rows.append(Row("3", "per-test cost", f"{listed}; bare connect {_ms(bare)}", "≤ 1.5 ms above bare"))
-        self.rows.append(Row("3", "per-test CPU (pytest + service)", ", ".join(
-            f"{k} {_ms(per_test_cpu[k])}" for k in kinds)))
+        self.rows.append(
+            Row("3", "per-test CPU (pytest + service)", ", ".join(f"{k} {_ms(per_test_cpu[k])}" for k in kinds))
+        )
         sync, loop = per_test["floor-sync"], per_test["floor-async"]
-        self.rows.append(Row("3", "per-test floors without a service", f"empty sync test {_ms(sync)}, empty async test "
-                             f"{_ms(loop)} (pytest-asyncio's loop per test: {_ms(loop - sync)})"))
+        self.rows.append(
+            Row(
+                "3",
+                "per-test floors without a service",
+                f"empty sync test {_ms(sync)}, empty async test "
+                f"{_ms(loop)} (pytest-asyncio's loop per test: {_ms(loop - sync)})",
+            )
+        )
         plugin_connect = self.results["throughput"].get("websocket_client connect")
         self.details.append(
             f"- Benchmark 3, where a test's time goes: pytest itself {_ms(sync)}; pytest-asyncio's event loop per test "
@@ -229,23 +297,46 @@ class Bench:
         if not _plugin_ready():
             self.rows.append(Row("5", "import cost", "needs the plugin", "≤ 20 ms added"))
             return
-        self.log(f"[5] import cost: {self.s.import_starts} interpreter starts, {self.s.import_rounds} interleaved pytest runs")
+        self.log(
+            f"[5] import cost: {self.s.import_starts} interpreter starts, {self.s.import_rounds} interleaved pytest runs"
+        )
         result = imports.run(starts=self.s.import_starts, rounds=self.s.import_rounds, log=self.log)
         added = imports.added_wall(result)
         self.results["imports"] = {
-            "added": added, "added_cpu": imports.added_cpu(result), "wall_with": median(result.wall_with), "wall_without": median(result.wall_without),
-            "package_ms": median(result.package_us) / 1000, "plugin_after_pytest_ms": median(result.plugin_after_pytest_us) / 1000,
-            "heavy_loaded": result.heavy_loaded, "heaviest": result.heaviest,
+            "added": added,
+            "added_cpu": imports.added_cpu(result),
+            "wall_with": median(result.wall_with),
+            "wall_without": median(result.wall_without),
+            "package_ms": median(result.package_us) / 1000,
+            "plugin_after_pytest_ms": median(result.plugin_after_pytest_us) / 1000,
+            "heavy_loaded": result.heavy_loaded,
+            "heaviest": result.heaviest,
         }
         d = self.results["imports"]
-        self.rows.append(Row("5", "pytest run wall added by the plugin", f"{_ms(added)} ({d['wall_with'] * 1000:.0f} vs "
-                             f"{d['wall_without'] * 1000:.0f} ms); CPU added {_ms(d['added_cpu'])}", "≤ 20 ms", added <= 0.020))
-        self.rows.append(Row("5", "`import pytest_wsservice` (-X importtime)", f"{d['package_ms']:.1f} ms alone, "
-                             f"{d['plugin_after_pytest_ms']:.1f} ms with .plugin after pytest; heavy modules loaded: "
-                             f"{', '.join(d['heavy_loaded']) or 'none'}"))
+        self.rows.append(
+            Row(
+                "5",
+                "pytest run wall added by the plugin",
+                f"{_ms(added)} ({d['wall_with'] * 1000:.0f} vs "
+                f"{d['wall_without'] * 1000:.0f} ms); CPU added {_ms(d['added_cpu'])}",
+                "≤ 20 ms",
+                added <= 0.020,
+            )
+        )
+        self.rows.append(
+            Row(
+                "5",
+                "`import pytest_wsservice` (-X importtime)",
+                f"{d['package_ms']:.1f} ms alone, "
+                f"{d['plugin_after_pytest_ms']:.1f} ms with .plugin after pytest; heavy modules loaded: "
+                f"{', '.join(d['heavy_loaded']) or 'none'}",
+            )
+        )
         if result.heaviest:
-            self.details.append("- Benchmark 5: heaviest imports under pytest_wsservice (cumulative): " + ", ".join(
-                f"`{name}` {us / 1000:.1f} ms" for name, us in result.heaviest))
+            self.details.append(
+                "- Benchmark 5: heaviest imports under pytest_wsservice (cumulative): "
+                + ", ".join(f"`{name}` {us / 1000:.1f} ms" for name, us in result.heaviest)
+            )
 
     # -- benchmark 6 --------------------------------------------------------------------------
 
@@ -253,7 +344,9 @@ class Bench:
         kind = "wsservice" if "wsservice" in self.kinds else "handwritten"
         n = self.s.scale_tests
         if not has_module("xdist"):
-            self.rows.append(Row("6", "scale-out -n 2 / -n 0", "pytest-xdist is not installed (pip install -e '.[test]')"))
+            self.rows.append(
+                Row("6", "scale-out -n 2 / -n 0", "pytest-xdist is not installed (pip install -e '.[test]')")
+            )
         else:
             self.log(f"[6] {kind}: {n} tests at -n 2 against -n 0, {self.s.scale_rounds} interleaved rounds")
             suite = overhead.make_suites([kind], n, self.root / "scale")[kind]
@@ -261,21 +354,30 @@ class Bench:
             walls = overhead.interleave(variants, self.s.scale_rounds, self.log).wall
             r = overhead.ratio(walls, "-n 2", "-n 0")
             self.results["scale"] = {"kind": kind, "n_tests": n, "walls": walls, "ratio": r}
-            self.rows.append(Row("6", f"scale-out {kind}, {n} tests: -n 2 / -n 0", f"{r:.2f} ({median(walls['-n 2']):.2f} vs "
-                                 f"{median(walls['-n 0']):.2f} s)"))
+            self.rows.append(
+                Row(
+                    "6",
+                    f"scale-out {kind}, {n} tests: -n 2 / -n 0",
+                    f"{r:.2f} ({median(walls['-n 2']):.2f} vs {median(walls['-n 0']):.2f} s)",
+                )
+            )
         top = self.s.growth_top
         growth = self.results.setdefault("growth", {})
         if top:
             kinds = [k for k in ("wsservice", "handwritten") if k in self.kinds]
             self.log(f"[6] growth: {top} tests, {self.s.growth_rounds} interleaved rounds of {', '.join(kinds)}")
             suites = overhead.make_suites(kinds, top, self.root / "growth")
-            walls = overhead.interleave([overhead.Variant(k, suites[k]) for k in kinds], self.s.growth_rounds, self.log).wall
+            walls = overhead.interleave(
+                [overhead.Variant(k, suites[k]) for k in kinds], self.s.growth_rounds, self.log
+            ).wall
             for k in kinds:
                 growth.setdefault(k, {})[str(top)] = median(walls[k])
         for k, points in growth.items():
             sizes = sorted(int(x) for x in points)
-            steps = [f"{sizes[i]}→{sizes[i + 1]}: {(points[str(sizes[i + 1])] - points[str(sizes[i])]) / (sizes[i + 1] - sizes[i]) * 1000:.2f} ms/test"
-                     for i in range(len(sizes) - 1)]
+            steps = [
+                f"{sizes[i]}→{sizes[i + 1]}: {(points[str(sizes[i + 1])] - points[str(sizes[i])]) / (sizes[i + 1] - sizes[i]) * 1000:.2f} ms/test"
+                for i in range(len(sizes) - 1)
+            ]
             walls_text = ", ".join(f"{s}: {points[str(s)]:.2f} s" for s in sizes)
             self.rows.append(Row("6", f"growth {k}", f"{walls_text} ({'; '.join(steps)})"))
 
@@ -297,7 +399,9 @@ class Bench:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke check: small suites, one round (< 1 min); docs are not written")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke check: small suites, one round (< 1 min); docs are not written"
+    )
     parser.add_argument("--only", default="", help="comma-separated benchmark numbers, e.g. 1,5 (docs are not written)")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md and the plot")
     parser.add_argument("--json", type=Path, help="also write the raw figures to this JSON file")
@@ -339,9 +443,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_docs and not args.only and not args.quick:
         plotted = report.plot(bench.results)
         details = bench.details + [f"- Not measured: {note}." for note in bench.skipped]
-        report.write_section(report.section(bench.rows, command=command, machine=bench.results["machine"],
-                                            details=details, plot=plotted))
-        print(f"wrote {report.DOC.relative_to(report.REPO)}" + (f" and {report.PLOT.relative_to(report.REPO)}" if plotted else ""))
+        report.write_section(
+            report.section(bench.rows, command=command, machine=bench.results["machine"], details=details, plot=plotted)
+        )
+        print(
+            f"wrote {report.DOC.relative_to(report.REPO)}"
+            + (f" and {report.PLOT.relative_to(report.REPO)}" if plotted else "")
+        )
     return 0
 
 

@@ -122,6 +122,10 @@ def run(rounds: int, kinds: list[str] | None = None, log=print) -> dict[str, lis
             if round_no:  # round 0 warms the caches of the interpreter and the disk
                 samples[kind].append(sample)
         if round_no:
-            log(f"  start-up round {round_no}/{rounds}: " + ", ".join(
-                f"{k} {samples[k][-1].spawn_to_ready * 1000:.0f}/{samples[k][-1].lag * 1000:.1f} ms" for k in kinds))
+            log(
+                f"  start-up round {round_no}/{rounds}: "
+                + ", ".join(
+                    f"{k} {samples[k][-1].spawn_to_ready * 1000:.0f}/{samples[k][-1].lag * 1000:.1f} ms" for k in kinds
+                )
+            )
     return samples

@@ -135,33 +135,33 @@ async def chat_url(ensure_daemon_started, sample_service_scope, service_port):
     return f"ws://127.0.0.1:{{service_port}}/chat"
 '''
 
-_WSSERVICE_CONFTEST = '''\
+_WSSERVICE_CONFTEST = """\
 pytest_plugins = ["pytest_wsservice"]
-'''
+"""
 
-_RAW_TEST = '''
+_RAW_TEST = """
 async def test_echo_{i:05d}(chat_url):
     async with websockets.connect(chat_url, compression=None) as chat:
         await chat.send("hello {i}")
         assert await chat.recv() == "hello {i}"
-'''
+"""
 
-_WSSERVICE_TEST = '''
+_WSSERVICE_TEST = """
 async def test_echo_{i:05d}(websocket_client):
     async with websocket_client.get("chat") as chat:
         await chat.send("hello {i}")
         assert await chat.recv() == "hello {i}"
-'''
+"""
 
-_FLOOR_SYNC_TEST = '''
+_FLOOR_SYNC_TEST = """
 def test_nothing_{i:05d}():
     assert "hello {i}"
-'''
+"""
 
-_FLOOR_ASYNC_TEST = '''
+_FLOOR_ASYNC_TEST = """
 async def test_nothing_{i:05d}():
     await asyncio.sleep(0)
-'''
+"""
 
 _BODIES = {
     "wsservice": _WSSERVICE_TEST,

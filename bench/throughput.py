@@ -68,7 +68,9 @@ def _openers(ws_url: str, base_url: str, with_plugin: bool):
     return openers
 
 
-async def _measure(ws_url: str, base_url: str, *, rounds: int, messages: int, connects: int, with_plugin: bool) -> ThroughputResult:
+async def _measure(
+    ws_url: str, base_url: str, *, rounds: int, messages: int, connects: int, with_plugin: bool
+) -> ThroughputResult:
     """Time the clients in short alternating batches on connections held open side by side.
 
     Loopback echo on a shared 2-core machine drifts by tens of percent from one second to
@@ -87,7 +89,7 @@ async def _measure(ws_url: str, base_url: str, *, rounds: int, messages: int, co
                 spent = {client: 0.0 for client, _ in conns}
                 cpu = {client: 0.0 for client, _ in conns}
                 for batch_no in range(BATCHES):
-                    for client, conn in (conns if batch_no % 2 else conns[::-1]):
+                    for client, conn in conns if batch_no % 2 else conns[::-1]:
                         cpu_start, start = time.process_time(), time.perf_counter()
                         await asyncio.wait_for(body(conn, batch), timeout=60)
                         spent[client] += time.perf_counter() - start
@@ -97,7 +99,7 @@ async def _measure(ws_url: str, base_url: str, *, rounds: int, messages: int, co
                         result.rates.setdefault((client, mode), []).append(batch * BATCHES / spent[client])
                         result.cpu.setdefault((client, mode), []).append(cpu[client] / (batch * BATCHES))
     for round_no in range(rounds + 1):
-        for client, open_ in (openers if round_no % 2 else openers[::-1]):
+        for client, open_ in openers if round_no % 2 else openers[::-1]:
             times = result.connect.setdefault(client, [])
             for _ in range(connects):
                 start = time.perf_counter()
@@ -114,8 +116,14 @@ def run(*, rounds: int, messages: int, connects: int, with_plugin: bool) -> Thro
         service = start_raw_service(directory)
         try:
             return asyncio.run(
-                _measure(service.ws_url, service.base_url, rounds=rounds, messages=messages,
-                         connects=connects, with_plugin=with_plugin)
+                _measure(
+                    service.ws_url,
+                    service.base_url,
+                    rounds=rounds,
+                    messages=messages,
+                    connects=connects,
+                    with_plugin=with_plugin,
+                )
             )
         finally:
             service.stop()
@@ -133,6 +141,6 @@ def summary(result: ThroughputResult) -> dict[str, float]:
     for mode in ("sequential", "pipelined"):
         if ("websocket_client", mode) in result.rates:
             # Median of the per-round ratios: each pair ran back to back, so drift cancels.
-            pairs = zip(result.rates[("websocket_client", mode)], result.rates[("raw websockets", mode)])
+            pairs = zip(result.rates[("websocket_client", mode)], result.rates[("raw websockets", mode)], strict=False)
             out[f"ratio {mode}"] = median([plugin / raw for plugin, raw in pairs])
     return out

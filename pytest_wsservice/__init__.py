@@ -29,23 +29,40 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .http import ServiceClient
-    from .logcapture import LogCapture, LogLine
-    from .process import ServiceHandle, ServiceProcess
-    from .tests_control import DynamicConfig
-    from .websocket import WebSocketClient, WebSocketConnection
+    from .clients.http import ServiceClient
+    from .clients.logcapture import LogCapture, LogLine
+    from .clients.tests_control import DynamicConfig
+    from .clients.websocket import WebSocketClient, WebSocketConnection
+    from .service.handle import ServiceHandle
+    from .service.process import ServiceProcess
 
 # pytest registers this package as the plugin and then loads the hooks and fixtures.
+# settings first: its pytest_configure parses the options the others read.
 pytest_plugins = [
-    "pytest_wsservice.plugin",
-    "pytest_wsservice.early",
-    "pytest_wsservice.asyncio_marking",
-    "pytest_wsservice.reporting",
-    "pytest_wsservice.runner_mode",
-    "pytest_wsservice.control",
+    "pytest_wsservice.plugin.settings",
+    "pytest_wsservice.plugin.config",
+    "pytest_wsservice.plugin.service",
+    "pytest_wsservice.plugin.clients",
+    "pytest_wsservice.plugin.control",
+    "pytest_wsservice.plugin.early",
+    "pytest_wsservice.plugin.asyncio_marking",
+    "pytest_wsservice.plugin.reporting",
+    "pytest_wsservice.plugin.runner_mode",
 ]
 
-__version__ = "0.1.0"
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml is the one place it is written).
+
+    Read on first use of ``__version__``: importlib.metadata costs milliseconds to import.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pytest-wsservice")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "0+unknown"
+
 
 __all__ = [
     "DynamicConfig",
@@ -70,22 +87,26 @@ __all__ = [
     "__version__",
 ]
 
-# Public name -> the private module that defines it, imported on first use.
+# Public name -> the module that defines it, imported on first use.
 _LAZY_NAMES = {
-    "DynamicConfig": ".tests_control",
-    "LogCapture": ".logcapture",
-    "LogLine": ".logcapture",
-    "ServiceClient": ".http",
-    "ServiceHandle": ".process",
-    "ServiceProcess": ".process",
-    "WebSocketClient": ".websocket",
-    "WebSocketConnection": ".websocket",
+    "DynamicConfig": ".clients.tests_control",
+    "LogCapture": ".clients.logcapture",
+    "LogLine": ".clients.logcapture",
+    "ServiceClient": ".clients.http",
+    "ServiceHandle": ".service.handle",
+    "ServiceProcess": ".service.process",
+    "WebSocketClient": ".clients.websocket",
+    "WebSocketConnection": ".clients.websocket",
 }
 
 
 def __getattr__(name: str) -> Any:
     # No __dir__ on purpose: pluggy scans dir(module) for hooks, and listing the lazy
     # names there would import websockets and aiohttp on every pytest start.
+    if name == "__version__":
+        value: Any = _version()
+        globals()[name] = value
+        return value
     module_name = _LAZY_NAMES.get(name)
     if module_name is None:
         raise AttributeError(f"module 'pytest_wsservice' has no attribute {name!r}")

@@ -8,17 +8,17 @@ from :mod:`pytest_wsservice`.
 from __future__ import annotations
 
 __all__ = [
-    "WsServiceError",
     "ServiceConfigError",
-    "ServiceStartError",
-    "ServiceStartTimeout",
+    "ServiceControlError",
     "ServiceExitedError",
     "ServicePortInUse",
-    "WebSocketHandshakeError",
-    "WebSocketTimeout",
-    "WebSocketMessageTypeError",
     "ServiceRequestTimeout",
-    "ServiceControlError",
+    "ServiceStartError",
+    "ServiceStartTimeout",
+    "WebSocketHandshakeError",
+    "WebSocketMessageTypeError",
+    "WebSocketTimeout",
+    "WsServiceError",
 ]
 
 

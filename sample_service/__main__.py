@@ -6,21 +6,14 @@ command line or a bad config (one line on stderr naming the file, key path and p
 
 from __future__ import annotations
 
-import signal
-import sys
+# First of all, before anything can be observed from outside (a log line, READY=1, the
+# listening socket): from here on SIGTERM and SIGINT never meet their default action.
+from . import signals
 
-
-def _exit_quietly(signum: int, frame: object) -> None:
-    raise SystemExit(0)
-
-
-# Until the event loop installs the graceful handlers, SIGTERM and SIGINT end the process
-# with status 0 (there is nothing open to close yet) instead of a KeyboardInterrupt
-# traceback from the middle of an import.
-signal.signal(signal.SIGTERM, _exit_quietly)
-signal.signal(signal.SIGINT, _exit_quietly)
+signals.install()
 
 import argparse  # noqa: E402
+import sys  # noqa: E402
 
 from .config import DEFAULT_CONFIG_PATH, ConfigError, load_config  # noqa: E402
 
@@ -79,18 +72,30 @@ def main(argv: list[str] | None = None) -> int:
         from .logs import setup_logging
 
         logs_on_stderr = setup_logging(config)
+        ssl_context = None
+        if config.tls_cert is not None:  # only then: no TLS context for a plain listener
+            from .tls import server_context
+
+            ssl_context = server_context(config)
     except ConfigError as exc:
         print(f"sample_service: bad config: {exc}", file=sys.stderr)
         return EXIT_BAD_CONFIG
+    if signals.pending() is not None:
+        return 0
 
     import asyncio
     import logging
 
-    from .app import ListenError, serve
+    from .tlsdefer import deferred_default_certs
 
+    with deferred_default_certs():  # aiohttp's client TLS contexts load their CAs at first use
+        from .app import ListenError, serve
+
+    if signals.pending() is not None:  # stopped while starting: nothing is open yet
+        return 0
     settle_allocator()
     try:
-        return asyncio.run(serve(config))
+        return asyncio.run(serve(config, ssl_context))
     except ListenError as exc:
         logging.getLogger("sample_service").critical("%s", exc)
         if not logs_on_stderr:
@@ -99,4 +104,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    signals.finish()  # the status is decided: a late signal must not turn it into -15
+    sys.exit(status)

@@ -25,6 +25,7 @@ The handshake, the close code echo and the protocol checks are those of ``/chat`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -32,18 +33,15 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from .chat import ChatConnection, ChatHandler, _reject, log_message
+from .chat import ChatHandler
+from .connection import ChatConnection, log_message
+from .handshake import reject
+from .room import CLOSE_TOO_SLOW, SLOW_CLOSE_TIMEOUT, Member, Room
 from .state import BROADCAST_ROOM, DYNAMIC_CONFIG
 
-__all__ = ["BroadcastHandler", "Member", "Room", "CLOSE_TOO_SLOW", "SLOW_CLOSE_TIMEOUT"]
+__all__ = ["CLOSE_TOO_SLOW", "SLOW_CLOSE_TIMEOUT", "BroadcastHandler", "Member", "Room"]
 
 logger = logging.getLogger("sample_service.broadcast")
-
-#: The close code of a client that fell too far behind.
-CLOSE_TOO_SLOW = 1008
-
-#: Seconds a dropped slow client gets to read what is on its way and answer the close.
-SLOW_CLOSE_TIMEOUT = 10.0
 
 #: SO_SNDBUF of a broadcast connection: bounds what a stalled client holds in the kernel.
 SEND_BUFFER_BYTES = 65536
@@ -53,91 +51,6 @@ MAX_USER_NAME = 100
 
 _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
-
-
-class Member:
-    """One connection in the room: its queue and the task that sends from it."""
-
-    __slots__ = ("connection", "user", "queue", "sender", "closer")
-
-    def __init__(self, connection: ChatConnection, user: str | None, max_queue: int) -> None:
-        self.connection = connection
-        self.user = user
-        self.queue: asyncio.Queue[tuple[bytes, WSMsgType]] = asyncio.Queue(max_queue)
-        self.sender: asyncio.Task[None] | None = None
-        self.closer: asyncio.Task[None] | None = None
-
-    async def send_queued(self) -> None:
-        """Send queued messages in order until the connection ends."""
-        get = self.queue.get
-        send_frame = self.connection.ws.send_frame
-        try:
-            while True:
-                payload, kind = await get()
-                await send_frame(payload, kind)
-        except ConnectionError:
-            pass  # the peer went away or the connection is closing: the handler notices
-
-    async def close_too_slow(self) -> None:
-        connection = self.connection
-        reason = f"too slow: {self.queue.maxsize} messages queued"
-        try:
-            await asyncio.wait_for(connection.close(CLOSE_TOO_SLOW, reason), SLOW_CLOSE_TIMEOUT)
-        except asyncio.TimeoutError:
-            pass  # aiohttp dropped the transport when the close was cancelled
-        except ConnectionError:
-            pass
-
-
-class Room:
-    """Everyone connected to the broadcast path, by connection and by user name."""
-
-    def __init__(self) -> None:
-        self.members: list[Member] = []
-        self.users: dict[str, list[Member]] = {}
-
-    def join(self, member: Member) -> None:
-        self.members.append(member)
-        if member.user is not None:
-            self.users.setdefault(member.user, []).append(member)
-
-    def leave(self, member: Member) -> bool:
-        """Remove ``member``; return whether it was still in the room."""
-        try:
-            self.members.remove(member)
-        except ValueError:
-            return False
-        if member.user is not None:
-            same = self.users[member.user]
-            same.remove(member)
-            if not same:
-                del self.users[member.user]
-        return True
-
-    def deliver(self, members: list[Member], payload: bytes, kind: WSMsgType) -> None:
-        """Queue a message for each of ``members``; drop those whose queue is full."""
-        for member in list(members):  # dropping one changes the list
-            try:
-                member.queue.put_nowait((payload, kind))
-            except asyncio.QueueFull:
-                self.drop(member)
-
-    def drop(self, member: Member) -> None:
-        """Disconnect a member that fell behind: 1008, no more messages."""
-        if not self.leave(member):
-            return
-        connection = member.connection
-        logger.warning(
-            "slow client dropped peer=%s path=%s user=%s queued=%d code=%d",
-            connection.peer,
-            connection.path,
-            member.user,
-            member.queue.qsize(),
-            CLOSE_TOO_SLOW,
-        )
-        if member.sender is not None:
-            member.sender.cancel()
-        member.closer = asyncio.ensure_future(member.close_too_slow())
 
 
 class BroadcastHandler(ChatHandler):
@@ -152,29 +65,32 @@ class BroadcastHandler(ChatHandler):
 
     def __init__(self, *, max_remote_payload: int, max_queue: int, close_timeout: float) -> None:
         # Messages go out whole, as they came in: the fragment size is never reached.
-        super().__init__(max_remote_payload=max_remote_payload, fragment_size=max_remote_payload, close_timeout=close_timeout)
+        super().__init__(
+            max_remote_payload=max_remote_payload, fragment_size=max_remote_payload, close_timeout=close_timeout
+        )
         self.max_queue = max_queue
 
     def check_request(self, request: web.Request) -> web.Response | None:
         user = request.query.get("user")
         if user is not None and not (0 < len(user) <= MAX_USER_NAME and user.isprintable()):
-            return _reject(400, f"user must be a printable name of 1 to {MAX_USER_NAME} characters")
+            return reject(400, f"user must be a printable name of 1 to {MAX_USER_NAME} characters")
         return super().check_request(request)
 
     async def serve(self, request: web.Request, connection: ChatConnection, transport: Any, writer: Any) -> None:
         sock = transport.get_extra_info("socket") if transport is not None else None
         if sock is not None:
-            try:
+            # Not fatal if refused: the queue limit still applies, only later.
+            with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
-            except OSError:  # not fatal: the queue limit still applies, only later
-                pass
         room = request.app[BROADCAST_ROOM]
         settings = request.app[DYNAMIC_CONFIG]
         member = Member(connection, request.query.get("user"), self.max_queue)
         member.sender = asyncio.ensure_future(member.send_queued())
         room.join(member)
         user_note = f" user={member.user}" if member.user is not None else ""
-        logger.info("joined peer=%s path=%s%s members=%d", connection.peer, connection.path, user_note, len(room.members))
+        logger.info(
+            "joined peer=%s path=%s%s members=%d", connection.peer, connection.path, user_note, len(room.members)
+        )
         try:
             receive = connection.ws.receive
             while True:
@@ -186,7 +102,7 @@ class BroadcastHandler(ChatHandler):
                 elif kind is _BINARY:
                     data = payload = msg.data
                 else:
-                    await self._on_end(connection, msg)
+                    await self.on_end(connection, msg)
                     return
                 connection.messages += 1
                 if settings.log_messages:
@@ -204,7 +120,9 @@ class BroadcastHandler(ChatHandler):
             member.sender.cancel()
             waits = [member.sender] + ([member.closer] if member.closer is not None else [])
             await asyncio.wait(waits)
-            logger.info("left peer=%s path=%s%s members=%d", connection.peer, connection.path, user_note, len(room.members))
+            logger.info(
+                "left peer=%s path=%s%s members=%d", connection.peer, connection.path, user_note, len(room.members)
+            )
 
     @staticmethod
     def _private(room: Room, member: Member, text: str) -> tuple[list[Member], bytes, WSMsgType] | None:

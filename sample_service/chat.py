@@ -5,9 +5,9 @@ messages are split into frames of at most ``fragment-size`` bytes. aiohttp does 
 protocol work; this module closes the gaps where its defaults are laxer than the RFC or
 than userver's echo sample:
 
-- the handshake is checked here first, so that a wrong ``Sec-WebSocket-Version`` gets
-  426 with ``Sec-WebSocket-Version: 13`` (aiohttp answers 400 and also accepts 7 and 8),
-  and a plain GET gets userver's ``400 Not a websocket request``;
+- the handshake is checked here first (:mod:`sample_service.handshake`), so that a wrong
+  ``Sec-WebSocket-Version`` gets 426 with ``Sec-WebSocket-Version: 13`` (aiohttp answers 400
+  and also accepts 7 and 8), and a plain GET gets userver's ``400 Not a websocket request``;
 - close codes that must never appear on the wire (1006, and 5000 and above, which
   aiohttp lets through) are answered with 1002, and the client's own valid close code
   is echoed back (aiohttp's automatic close always answers 1000);
@@ -15,13 +15,22 @@ than userver's echo sample:
   exclusive), and one byte more closes with 1009;
 - aiohttp always sends a message as one frame, so longer messages are fragmented here;
 - aiohttp accepts unmasked client frames; :mod:`sample_service.masking` rejects them.
+
+Two things replace an echo, on ``/chat`` and on every handler built on this one that echoes
+(``/handler-alt``, ``/private``, ``/duplex``; not ``/broadcast`` or ``/feed``):
+
+- the text message ``close`` makes the service close the connection with 1001, as
+  userver's functional-test service does;
+- while the ``chat-message-received`` testpoint is enabled, the service calls it with
+  ``{"path": PATH, "type": "text"|"binary", "size": BYTES}`` (plus ``"text"`` for a text
+  message) and waits for the answer; ``{"close": CODE}`` closes the connection with CODE
+  instead of echoing (a CODE that may not be sent is logged and ignored). Testpoints are
+  called before the ``close`` check, so they see that message too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import struct
 import time
@@ -29,21 +38,40 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from .connection import (
+    CLOSE_ABNORMAL,
+    CLOSE_GOING_AWAY,
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_NORMAL,
+    CLOSE_PROTOCOL_ERROR,
+    ChatConnection,
+    is_valid_close_code,
+    log_message,
+)
+from .handshake import check_handshake, format_peer, reject
 from .masking import MaskCheck
 from .state import CHATS, DYNAMIC_CONFIG
+from .testpoint import TESTPOINTS
 
 if TYPE_CHECKING:
-    from .dynamic_config import DynamicConfig
+    from .testpoint import Testpoints
 
-__all__ = ["ChatConnection", "ChatHandler", "is_valid_close_code", "log_message"]
+__all__ = [
+    "CLOSE_ABNORMAL",
+    "CLOSE_COMMAND",
+    "CLOSE_GOING_AWAY",
+    "CLOSE_INTERNAL_ERROR",
+    "CLOSE_NORMAL",
+    "CLOSE_PROTOCOL_ERROR",
+    "MESSAGE_RECEIVED_TESTPOINT",
+    "ChatConnection",
+    "ChatHandler",
+    "PlainEchoHandler",
+    "is_valid_close_code",
+    "log_message",
+]
 
 logger = logging.getLogger("sample_service.chat")
-
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_PROTOCOL_ERROR = 1002
-CLOSE_ABNORMAL = 1006  # never sent: only reported when the peer vanished without a close frame
-CLOSE_INTERNAL_ERROR = 1011
 
 _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
@@ -51,41 +79,14 @@ _CLOSE = WSMsgType.CLOSE
 _ERROR = WSMsgType.ERROR
 _CONTINUATION = WSMsgType.CONTINUATION
 
+#: The text message that makes an echo path close with 1001.
+CLOSE_COMMAND = "close"
+
+#: The testpoint called for every message an echo path receives.
+MESSAGE_RECEIVED_TESTPOINT = "chat-message-received"
+
 _HEADER_16 = struct.Struct("!BBH").pack
 _HEADER_64 = struct.Struct("!BBQ").pack
-
-
-def is_valid_close_code(code: int) -> bool:
-    """Whether a peer may send ``code`` in a close frame (RFC 6455 section 7.4, IANA registry).
-
-    1000-1003 and 1007-1014 are defined for use on the wire; 3000-4999 belong to
-    libraries and applications. 1004-1006 and 1015 are reserved or must never be sent,
-    and everything else is unassigned.
-    """
-    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
-
-
-def format_peer(peername: Any) -> str:
-    """``HOST:PORT`` for an IPv4 peer, ``[HOST]:PORT`` for IPv6, ``?`` when unknown."""
-    if isinstance(peername, (tuple, list)) and len(peername) >= 2:
-        host, port = peername[0], peername[1]
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    return "?" if not peername else str(peername)
-
-
-def log_message(connection: ChatConnection, kind: WSMsgType, data: str | bytes, extra: str = "") -> None:
-    """The DEBUG line written for each received message while ``USERVER_LOG_REQUEST`` is on."""
-    preview = data[:100]
-    logger.debug(
-        "message received peer=%s path=%s%s type=%s size=%d data=%r%s",
-        connection.peer,
-        connection.path,
-        extra,
-        "text" if kind is _TEXT else "binary",
-        len(data),
-        preview,
-        "..." if len(data) > len(preview) else "",
-    )
 
 
 def _frame_header(first_byte: int, length: int) -> bytes:
@@ -95,79 +96,6 @@ def _frame_header(first_byte: int, length: int) -> bytes:
     if length < 65536:
         return _HEADER_16(first_byte, 126, length)
     return _HEADER_64(first_byte, 127, length)
-
-
-def _reject(status: int, text: str, headers: dict[str, str] | None = None) -> web.Response:
-    response = web.Response(status=status, text=text, headers=headers)
-    # The client may already be sending frames after its upgrade request; never read them
-    # as a next HTTP request.
-    response.force_close()
-    return response
-
-
-def check_handshake(request: web.BaseRequest) -> web.Response | None:
-    """Return the error response for a bad opening handshake, ``None`` for a good one.
-
-    Checked in order: an upgrade at all (``400 Not a websocket request``), the ``Upgrade``
-    and ``Connection`` headers (400), ``Sec-WebSocket-Version`` (426 naming version 13),
-    and ``Sec-WebSocket-Key`` (400 unless it is base64 of exactly 16 bytes).
-    """
-    headers = request.headers
-    upgrades = headers.getall("Upgrade", ())
-    connection = {token.strip(" \t").lower() for value in headers.getall("Connection", ()) for token in value.split(",")}
-    if not upgrades and "upgrade" not in connection:
-        return _reject(400, "Not a websocket request")
-    if request.version < (1, 1):
-        return _reject(400, "Not a websocket request: WebSocket needs HTTP/1.1 or later")
-    # A tab or a second protocol inside Upgrade, or the header twice, is not a WebSocket upgrade.
-    if len(upgrades) != 1 or upgrades[0].strip(" \t").lower() != "websocket":
-        return _reject(400, "Not a websocket request: the Upgrade header must be exactly 'websocket'")
-    if "upgrade" not in connection:
-        return _reject(400, "Not a websocket request: the Connection header must include 'Upgrade'")
-    versions = headers.getall("Sec-WebSocket-Version", ())
-    if len(versions) != 1 or versions[0].strip(" \t") != "13":
-        return _reject(
-            426,
-            "Unsupported WebSocket version: this service speaks version 13 (RFC 6455)",
-            {"Sec-WebSocket-Version": "13"},
-        )
-    keys = headers.getall("Sec-WebSocket-Key", ())
-    try:
-        valid_key = len(keys) == 1 and len(base64.b64decode(keys[0].strip(" \t"), validate=True)) == 16
-    except (binascii.Error, ValueError):
-        valid_key = False
-    if not valid_key:
-        return _reject(400, "Bad WebSocket handshake: Sec-WebSocket-Key must be base64 of 16 bytes")
-    return None
-
-
-class ChatConnection:
-    """One open ``/chat`` WebSocket: what shutdown needs to close it and what the log reports."""
-
-    __slots__ = ("close_code", "initiator", "messages", "peer", "path", "started", "violation", "ws")
-
-    def __init__(self, ws: web.WebSocketResponse, peer: str, path: str) -> None:
-        self.ws = ws
-        self.peer = peer
-        self.path = path
-        self.messages = 0
-        self.started = time.monotonic()
-        #: The code of the close frame the server sent; ``None`` while open, 1006 when the
-        #: connection ended without a closing handshake.
-        self.close_code: int | None = None
-        self.initiator = "client"
-        #: A protocol violation found outside aiohttp (an unmasked frame), for the log.
-        self.violation: str | None = None
-
-    def note_violation(self, description: str) -> None:
-        self.violation = description
-
-    async def close(self, code: int, reason: str) -> None:
-        """Start the closing handshake from the server side (shutdown uses 1001)."""
-        if self.close_code is None:
-            self.close_code = code
-            self.initiator = "server"
-        await self.ws.close(code=code, message=reason.encode())
 
 
 class ChatHandler:
@@ -189,9 +117,18 @@ class ChatHandler:
         """The error response for a request this handler refuses, ``None`` to accept it."""
         return check_handshake(request)
 
+    async def authorize(self, request: web.Request) -> web.Response | None:
+        """Called after :meth:`check_request` accepted, before the ``101``: a response refuses.
+
+        ``/chat`` accepts everyone; ``/private`` asks its auth service here.
+        """
+        return None
+
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         peer = format_peer(request.transport.get_extra_info("peername") if request.transport else None)
         rejection = self.check_request(request)
+        if rejection is None:
+            rejection = await self.authorize(request)
         if rejection is not None:
             logger.info(
                 "handshake rejected peer=%s path=%s status=%d reason=%r",
@@ -216,7 +153,7 @@ class ChatHandler:
             logger.info("handshake aborted peer=%s path=%s error=%r", peer, request.path, exc)
             # The 101 never went out, so the WebSocketResponse cannot be finished; a plain
             # response lets aiohttp drop the dead connection quietly.
-            return _reject(400, "connection lost during the handshake")
+            return reject(400, "connection lost during the handshake")
         transport = request.transport
         connection = ChatConnection(ws, peer, request.path)
         if transport is not None:
@@ -251,9 +188,57 @@ class ChatHandler:
 
     async def serve(self, request: web.Request, connection: ChatConnection, transport: Any, writer: Any) -> None:
         """Handle the open connection until it ends: here, echo every message."""
-        await self._echo(connection, transport, writer, request.app[DYNAMIC_CONFIG])
+        await self.echo(request, connection, transport, writer)
 
-    async def _echo(self, connection: ChatConnection, transport: Any, writer: Any, settings: DynamicConfig) -> None:
+    async def close_instead(
+        self, testpoints: Testpoints, connection: ChatConnection, kind: WSMsgType, data: str | bytes
+    ) -> tuple[int, str] | None:
+        """The (code, reason) to close with instead of echoing this message, or ``None`` to echo it.
+
+        Calls the ``chat-message-received`` testpoint while it is enabled, then looks for the
+        ``close`` text message.
+        """
+        if testpoints.is_enabled(MESSAGE_RECEIVED_TESTPOINT):
+            size = len(data.encode()) if isinstance(data, str) else len(data)
+            info: dict[str, Any] = {
+                "path": connection.path,
+                "type": "text" if kind is _TEXT else "binary",
+                "size": size,
+            }
+            if isinstance(data, str):
+                info["text"] = data
+            answer = await testpoints.call(MESSAGE_RECEIVED_TESTPOINT, info)
+            if isinstance(answer, dict) and "close" in answer:
+                code = answer["close"]
+                if isinstance(code, int) and not isinstance(code, bool) and is_valid_close_code(code):
+                    return code, f"closed by testpoint {MESSAGE_RECEIVED_TESTPOINT}"
+                logger.warning(
+                    "testpoint %s answered close=%.60r, not a close code the service may send; echoing",
+                    MESSAGE_RECEIVED_TESTPOINT,
+                    code,
+                )
+        if kind is _TEXT and data == CLOSE_COMMAND:
+            return CLOSE_GOING_AWAY, "close requested"
+        return None
+
+    async def echo(
+        self,
+        request: web.Request,
+        connection: ChatConnection,
+        transport: Any,
+        writer: Any,
+        *,
+        text_prefix: bytes | None = None,
+    ) -> None:
+        """Echo every message until the connection ends.
+
+        Text messages get ``text_prefix`` in front, or, when it is ``None``, the dynamic
+        config's ``WEBSOCKET_ECHO_PREFIX`` (read per message, so a change applies to open
+        connections at once).
+        """
+        settings = request.app[DYNAMIC_CONFIG]
+        testpoints = request.app[TESTPOINTS]
+        watch = testpoints.available  # fixed at start: without a testpoint-url the check costs nothing
         ws = connection.ws
         receive = ws.receive
         send_frame = ws.send_frame
@@ -262,25 +247,29 @@ class ChatHandler:
             msg = await receive()
             kind = msg.type
             if kind is _TEXT:
-                payload = msg.data.encode()
-                # The dynamic config is read per message (an attribute load), so a change
-                # applies to open connections at once.
-                prefix = settings.echo_prefix
+                data = msg.data
+                payload = data.encode()
+                prefix = settings.echo_prefix if text_prefix is None else text_prefix
                 if prefix:
                     payload = prefix + payload
             elif kind is _BINARY:
-                payload = msg.data
+                data = payload = msg.data
             else:
-                await self._on_end(connection, msg)
+                await self.on_end(connection, msg)
                 return
             connection.messages += 1
             if settings.log_messages:  # written before the echo, so a client that got it can read the line
-                log_message(connection, kind, msg.data)
+                log_message(connection, kind, data)
+            if watch or (kind is _TEXT and data == CLOSE_COMMAND):
+                verdict = await self.close_instead(testpoints, connection, kind, data)
+                if verdict is not None:
+                    await connection.close(*verdict)
+                    return
             try:
                 if len(payload) <= fragment_size:
                     await send_frame(payload, kind)
                 else:
-                    await self._send_fragmented(transport, writer, ws, payload, kind)
+                    await self.send_fragmented(transport, writer, ws, payload, kind)
             except ConnectionError as exc:
                 # The peer vanished or a concurrent close (shutdown) already ended the stream.
                 if connection.close_code is None:
@@ -289,7 +278,7 @@ class ChatHandler:
                     logger.info("send failed peer=%s path=%s error=%r", connection.peer, connection.path, exc)
                 return
 
-    async def _on_end(self, connection: ChatConnection, msg: Any) -> None:
+    async def on_end(self, connection: ChatConnection, msg: Any) -> None:
         """Finish the closing handshake for whatever ended the message stream."""
         ws = connection.ws
         kind = msg.type
@@ -331,7 +320,9 @@ class ChatHandler:
             connection.close_code = CLOSE_ABNORMAL
             connection.initiator = "network"
 
-    async def _send_fragmented(self, transport: Any, writer: Any, ws: web.WebSocketResponse, payload: bytes, opcode: int) -> None:
+    async def send_fragmented(
+        self, transport: Any, writer: Any, ws: web.WebSocketResponse, payload: bytes, opcode: int
+    ) -> None:
         """Send ``payload`` as frames of at most ``fragment_size`` bytes.
 
         aiohttp's writer sets FIN on every frame it sends, so the non-final fragments are
@@ -356,3 +347,10 @@ class ChatHandler:
             first_byte = 0  # continuation, FIN clear
         await ws.send_frame(bytes(view[last_start:]), _CONTINUATION)
         await writer.drain()
+
+
+class PlainEchoHandler(ChatHandler):
+    """``websocket-handler-alt``: the echo of ``/chat`` without ``WEBSOCKET_ECHO_PREFIX`` (userver's plain echo)."""
+
+    async def serve(self, request: web.Request, connection: ChatConnection, transport: Any, writer: Any) -> None:
+        await self.echo(request, connection, transport, writer, text_prefix=b"")

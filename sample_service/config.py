@@ -19,7 +19,8 @@ The last two are optional: without them there is no ``/broadcast`` and no tests-
 
 A string value ``$name`` is replaced by the config var ``name`` (from the ``--config-vars``
 file, else from the file named by a top-level ``config_vars:`` key); when the var is not
-defined, the sibling key ``<key>#fallback`` gives the value, as in userver. Keys ending in
+defined, ``<key>#env`` (an environment variable), then ``<key>#fallback`` give the value, and
+otherwise the key is missing, as in userver (:mod:`sample_service.config_values`). Keys ending in
 ``-path``/``_path`` are file paths, relative to the directory of the file that holds them.
 Keys this module does not read are tolerated.
 
@@ -31,18 +32,33 @@ from __future__ import annotations
 
 import json
 import os
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial  # sample-handlers
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ConfigError", "ServiceConfig", "load_config", "DEFAULT_CONFIG_PATH"]
+from .config_values import LOG_LEVELS, ConfigError
+from .config_values import Loader as _Loader
+from .config_values import Section as _Section
+from .config_values import bool_value as _bool
+from .config_values import describe as _describe
+from .config_values import duration as _duration
+from .config_values import http_url as _http_url
+from .config_values import log_level as _log_level
+from .config_values import non_empty_str as _non_empty_str
+from .config_values import port as _port
+from .config_values import positive_int as _positive_int
+from .config_values import secret as _secret
+from .config_values import url_path as _url_path
+
+if TYPE_CHECKING:
+    from .handler_config import HandlerConfig  # sample-handlers: the optional handler components
+
+__all__ = ["DEFAULT_CONFIG_PATH", "LOG_LEVELS", "ConfigError", "ServiceConfig", "load_config"]
 
 #: The config ``python -m sample_service`` uses when no ``--config`` is given.
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "static_config.yaml"
-
-#: Log levels accepted by ``logging.loggers.default.level`` (any case).
-LOG_LEVELS = ("trace", "debug", "info", "warning", "error", "critical")
 
 # userver's defaults for the websocket handler's static options.
 DEFAULT_MAX_REMOTE_PAYLOAD = 65536
@@ -50,28 +66,9 @@ DEFAULT_FRAGMENT_SIZE = 65536
 DEFAULT_SHUTDOWN_GRACE_PERIOD = 2.0
 DEFAULT_BROADCAST_MAX_QUEUE = 100
 DEFAULT_TESTS_CONTROL_PATH = "/tests/control"
-
-_VAR_NAME = re.compile(r"[A-Za-z0-9_.\-]+\Z")
-_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*\Z")
-_DURATION_UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_MISSING: Any = object()
-
-
-class ConfigError(Exception):
-    """The static config, a file it names, or a config var is unusable.
-
-    Args:
-        file: The file the problem is in (or the file whose key points at the bad file).
-        key: The dotted key path, or what stands for it (``--config``, ``config_vars``).
-        problem: What is wrong and, where it helps, what to do; one line.
-    """
-
-    def __init__(self, file: Path | str, key: str, problem: str) -> None:
-        self.file = str(file)
-        self.key = key
-        # One line is the contract: flatten whatever a library put in the text.
-        self.problem = " ".join(problem.split())
-        super().__init__(f"{self.file}: {self.key}: {self.problem}")
+DEFAULT_TESTPOINT_TIMEOUT = 1.0  # userver's default for tests-control.testpoint-timeout
+DEFAULT_HANDSHAKE_TIMEOUT = 10.0  # sample-infra: server.listener.handshake-timeout
+DEFAULT_IDLE_TIMEOUT = 300.0  # sample-infra: websocket-*.idle-timeout
 
 
 @dataclass(frozen=True)
@@ -94,155 +91,17 @@ class ServiceConfig:
     broadcast_max_remote_payload: int = DEFAULT_MAX_REMOTE_PAYLOAD
     broadcast_max_queue: int = DEFAULT_BROADCAST_MAX_QUEUE  # messages waiting for one client
     tests_control_path: str | None = None  # None: no tests-control component
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{text} ({type(value).__name__})"
-
-
-class _Section:
-    """A mapping inside the config, with its dotted path, that resolves ``$vars`` on read."""
-
-    __slots__ = ("_loader", "_mapping", "path")
-
-    def __init__(self, loader: _Loader, mapping: Mapping[Any, Any], path: str) -> None:
-        self._loader = loader
-        self._mapping = mapping
-        self.path = path
-
-    def _key_path(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def _error(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(self._loader.config_path, self._key_path(key), problem)
-
-    def raw(self, key: str) -> tuple[Any, str]:
-        """Return the value of ``key`` after ``$var`` substitution and a note on where it came from."""
-        value = self._mapping.get(key, _MISSING)
-        if not (isinstance(value, str) and value.startswith("$")):
-            return value, ""
-        name = value[1:]
-        if not _VAR_NAME.match(name):
-            raise self._error(key, f"{value!r} is not a valid config var reference; write '$name'")
-        loader = self._loader
-        if name in loader.config_vars:
-            return loader.config_vars[name], f" (config var {name!r} from {loader.config_vars_path})"
-        fallback_key = f"{key}#fallback"
-        if fallback_key in self._mapping:
-            return self._mapping[fallback_key], f" (from {fallback_key!r})"
-        where = (
-            f"in {loader.config_vars_path}"
-            if loader.config_vars_path
-            else "(no config vars file: pass --config-vars or set top-level 'config_vars')"
-        )
-        raise self._error(
-            key,
-            f"config var {name!r} is not defined {where} and there is no {fallback_key!r}; "
-            "define the var or add the fallback",
-        )
-
-    def section(self, key: str, *, required: bool) -> _Section | None:
-        """Return the nested mapping at ``key`` (``None`` when optional and absent)."""
-        value, origin = self.raw(key)
-        if value is _MISSING or value is None:
-            if required:
-                raise self._error(key, "missing required section; add it (see docs/sample-service.md)")
-            return None
-        if not isinstance(value, Mapping):
-            raise self._error(key, f"expected a mapping, got {_describe(value)}{origin}")
-        return _Section(self._loader, value, self._key_path(key))
-
-    def value(self, key: str, convert: Callable[[Any], Any], default: Any = _MISSING) -> Any:
-        """Return ``convert(value)`` for ``key``, or ``default`` when the key is absent.
-
-        Raises:
-            ConfigError: The key is required and absent, or ``convert`` rejects the value
-                (it raises ``ValueError`` with the expectation as its message).
-        """
-        value, origin = self.raw(key)
-        if value is _MISSING or value is None:
-            if default is _MISSING:
-                raise self._error(key, "missing required key; add it (see docs/sample-service.md)")
-            return default
-        try:
-            return convert(value)
-        except ValueError as exc:
-            raise self._error(key, f"expected {exc}, got {_describe(value)}{origin}") from None
-
-    def path_value(self, key: str, default: Any = _MISSING) -> Any:
-        """Return the file path at ``key``, made absolute relative to the config file's directory."""
-        text = self.value(key, _non_empty_str, default)
-        if text is default:
-            return default
-        return self._loader.config_dir / os.path.expanduser(text)
-
-
-class _Loader:
-    """Holds the config file, its directory and the config vars while one config is read."""
-
-    def __init__(self, config_path: Path) -> None:
-        self.config_path = config_path
-        self.config_dir = config_path.parent
-        self.config_vars: Mapping[Any, Any] = {}
-        self.config_vars_path: Path | None = None
-
-
-# Converters: each returns the checked value or raises ValueError("<what was expected>").
-
-
-def _positive_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError("a positive integer")
-    return value
-
-
-def _port(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
-        raise ValueError("a TCP port, an integer 0-65535 (0 picks a free port)")
-    return value
-
-
-def _non_empty_str(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("a non-empty string")
-    return value
-
-
-def _url_path(value: Any) -> str:
-    if not isinstance(value, str) or not value.startswith("/"):
-        raise ValueError("a URL path starting with '/'")
-    return value
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("true or false")
-    return value
-
-
-def _log_level(value: Any) -> str:
-    if not isinstance(value, str) or value.lower() not in LOG_LEVELS:
-        raise ValueError(f"one of {', '.join(LOG_LEVELS)} (any case)")
-    return value.lower()
-
-
-def _duration(value: Any) -> float:
-    """Seconds from a number of seconds or a userver-style string such as ``2s`` or ``500ms``."""
-    expected = "a duration: seconds as a number, or a string such as '2s', '500ms', '1m'"
-    if isinstance(value, bool):
-        raise ValueError(expected)
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-    else:
-        raise ValueError(expected)
-    if not 0 <= seconds < 1e6:
-        raise ValueError(expected + " (non-negative)")
-    return seconds
+    testpoint_url: str | None = None  # tests-control.testpoint-url; None: testpoints are off
+    testpoint_timeout: float = DEFAULT_TESTPOINT_TIMEOUT  # seconds, tests-control.testpoint-timeout
+    skip_unregistered_testpoints: bool = False  # tests-control.skip-unregistered-testpoints
+    tests_control_secret: str | None = field(default=None, repr=False)  # tests-control.secret
+    # sample-handlers: the optional handler components the config names, by component name.
+    handlers: dict[str, HandlerConfig] = field(default_factory=dict)
+    # sample-infra: connection limits and the TLS listener (parsed in sample-infra's block of load_config).
+    handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT  # server.listener.handshake-timeout; 0: none
+    idle_timeouts: dict[str, float] = field(default_factory=dict)  # WebSocket path -> idle-timeout; 0: none
+    tls_cert: Path | None = None  # server.listener.tls.cert
+    tls_private_key: Path | None = None  # server.listener.tls.private-key
 
 
 def _read_text(where: Path, key: str, path: Path, *, what: str = "") -> str:
@@ -275,7 +134,9 @@ def _load_config_vars(loader: _Loader, path: Path, key: str, owner: Path | None)
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise ConfigError(path, "(top level)", f"config vars must be a mapping of names to values, got {_describe(data)}")
+        raise ConfigError(
+            path, "(top level)", f"config vars must be a mapping of names to values, got {_describe(data)}"
+        )
     loader.config_vars = data
     loader.config_vars_path = path
 
@@ -291,7 +152,9 @@ def _load_dynamic_config(config_path: Path, key: str, path: Path) -> dict[str, A
     return data
 
 
-def load_config(config_path: str | os.PathLike[str], config_vars_path: str | os.PathLike[str] | None = None) -> ServiceConfig:
+def load_config(
+    config_path: str | os.PathLike[str], config_vars_path: str | os.PathLike[str] | None = None
+) -> ServiceConfig:
     """Read, resolve and validate the static config.
 
     Args:
@@ -381,19 +244,83 @@ def load_config(config_path: str | os.PathLike[str], config_vars_path: str | os.
     if broadcast is not None:
         broadcast_path = broadcast.value("path", _url_path)
         if broadcast_path in taken:
-            raise ConfigError(path, f"{broadcast.path}.path", f"{broadcast_path!r} is also the path of {taken[broadcast_path]}; pick another")
+            raise ConfigError(
+                path,
+                f"{broadcast.path}.path",
+                f"{broadcast_path!r} is also the path of {taken[broadcast_path]}; pick another",
+            )
         taken[broadcast_path] = "websocket-broadcast-handler"
         broadcast_max_remote_payload = broadcast.value("max-remote-payload", _positive_int, DEFAULT_MAX_REMOTE_PAYLOAD)
         broadcast_max_queue = broadcast.value("max-queue-size", _positive_int, DEFAULT_BROADCAST_MAX_QUEUE)
 
-    tests_control_path = None
+    # --- sample-handlers: the optional handler components (see sample_service/handler_config.py) ---
+    from .handler_config import FEED, HANDLER_COMPONENTS, PRIVATE, HandlerConfig, check_url
+
+    handlers: dict[str, HandlerConfig] = {}
+    for name in HANDLER_COMPONENTS:
+        section = components.section(name, required=False)
+        if section is None:
+            continue
+        handler_path = section.value("path", _url_path)
+        if handler_path in taken:
+            raise ConfigError(
+                path,
+                f"{section.path}.path",
+                f"{handler_path!r} is also the path of {taken[handler_path]}; pick another",
+            )
+        taken[handler_path] = name
+        # An undefined $var leaves a URL unset: /private then answers 503 and /feed closes with 1011.
+        private, feed = name == PRIVATE, name == FEED
+        handlers[name] = HandlerConfig(
+            component=name,
+            path=handler_path,
+            max_remote_payload=section.value("max-remote-payload", _positive_int, DEFAULT_MAX_REMOTE_PAYLOAD),
+            fragment_size=section.value("fragment-size", _positive_int, DEFAULT_FRAGMENT_SIZE),
+            auth_url=section.value("auth-url", partial(check_url, "auth-url"), None) if private else None,
+            auth_timeout=section.value("auth-timeout", _duration, HandlerConfig.auth_timeout)
+            if private
+            else HandlerConfig.auth_timeout,
+            upstream_url=section.value("upstream-url", partial(check_url, "upstream-url"), None) if feed else None,
+            connect_timeout=section.value("connect-timeout", _duration, HandlerConfig.connect_timeout)
+            if feed
+            else HandlerConfig.connect_timeout,
+        )
+    # --- end of sample-handlers' block ---
+
+    tests_control_path = testpoint_url = tests_control_secret = None
+    testpoint_timeout, skip_unregistered_testpoints = DEFAULT_TESTPOINT_TIMEOUT, False
     tests_control = components.section("tests-control", required=False)
     if tests_control is not None and tests_control.value("load-enabled", _bool, True):
         tests_control_path = tests_control.value("path", _url_path, DEFAULT_TESTS_CONTROL_PATH)
         if tests_control_path in taken:
-            raise ConfigError(path, f"{tests_control.path}.path", f"{tests_control_path!r} is also the path of {taken[tests_control_path]}; pick another")
+            raise ConfigError(
+                path,
+                f"{tests_control.path}.path",
+                f"{tests_control_path!r} is also the path of {taken[tests_control_path]}; pick another",
+            )
+        testpoint_url = tests_control.value("testpoint-url", _http_url, None)
+        testpoint_timeout = tests_control.value("testpoint-timeout", _duration, DEFAULT_TESTPOINT_TIMEOUT)
+        skip_unregistered_testpoints = tests_control.value("skip-unregistered-testpoints", _bool, False)
+        tests_control_secret = tests_control.value("secret", _secret, None, quote=False)
 
-    if dynamic_config_path is not None:
+    # --- sample-infra: connection limits and the TLS listener ---
+    handshake_timeout = listener.value("handshake-timeout", _duration, DEFAULT_HANDSHAKE_TIMEOUT)
+    idle_timeouts: dict[str, float] = {}
+    for handler_path, component in taken.items():
+        handler_section = components.section(component, required=False)
+        if handler_path is not None and handler_section is not None and component.startswith("websocket-"):
+            idle_timeouts[handler_path] = handler_section.value("idle-timeout", _duration, DEFAULT_IDLE_TIMEOUT)
+    tls_cert = tls_private_key = None
+    tls = listener.section("tls", required=False)
+    if tls is not None:
+        tls_cert = tls.path_value("cert", None)
+        tls_private_key = tls.path_value("private-key", None)
+        if (tls_cert is None) != (tls_private_key is None):
+            missing = "private-key" if tls_private_key is None else "cert"
+            raise ConfigError(path, f"{tls.path}.{missing}", "tls needs both 'cert' and 'private-key' (PEM file paths)")
+    # --- end of sample-infra's block ---
+
+    if dynamic_config_path is not None and fallbacks is not None:
         from .dynamic_config import DEFAULTS, check_values
 
         try:
@@ -418,4 +345,13 @@ def load_config(config_path: str | os.PathLike[str], config_vars_path: str | os.
         broadcast_max_remote_payload=broadcast_max_remote_payload,
         broadcast_max_queue=broadcast_max_queue,
         tests_control_path=tests_control_path,
+        testpoint_url=testpoint_url,
+        testpoint_timeout=testpoint_timeout,
+        skip_unregistered_testpoints=skip_unregistered_testpoints,
+        tests_control_secret=tests_control_secret,
+        handlers=handlers,  # sample-handlers
+        handshake_timeout=handshake_timeout,  # sample-infra
+        idle_timeouts=idle_timeouts,  # sample-infra
+        tls_cert=tls_cert,  # sample-infra
+        tls_private_key=tls_private_key,  # sample-infra
     )

@@ -23,7 +23,8 @@ This module does not import aiohttp, so the config loader can use it to check th
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["DEFAULTS", "DynamicConfig", "check_values"]
 
@@ -79,7 +80,7 @@ class DynamicConfig:
         ValueError: A value the service reads has the wrong JSON type in ``fallback``.
     """
 
-    __slots__ = ("initial", "values", "echo_prefix", "log_messages")
+    __slots__ = ("echo_prefix", "initial", "log_messages", "values")
 
     def __init__(self, fallback: Mapping[str, Any]) -> None:
         check_values({name: fallback[name] for name in DEFAULTS if name in fallback}, DEFAULTS)

@@ -101,7 +101,9 @@ def setup_logging(config: ServiceConfig) -> bool:
         try:
             handler = logging.FileHandler(target, mode="a", encoding="utf-8")
         except OSError as exc:
-            raise ConfigError(config.config_path, _LOGGER_KEY, f"cannot open log file {target}: {exc.strerror or exc}") from None
+            raise ConfigError(
+                config.config_path, _LOGGER_KEY, f"cannot open log file {target}: {exc.strerror or exc}"
+            ) from None
     handler.setFormatter(OneLineFormatter())
     server_logger = logging.getLogger("aiohttp.server")
     if not any(isinstance(f, BadRequestFilter) for f in server_logger.filters):

@@ -16,7 +16,8 @@ read.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["MaskCheck"]
 
@@ -105,7 +106,8 @@ class MaskCheck(asyncio.Protocol):
         self._inner.data_received(good + _REJECTED_FRAME)
 
     def eof_received(self) -> bool | None:
-        return self._inner.eof_received()
+        keep_open: bool | None = self._inner.eof_received()
+        return keep_open
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._inner.connection_lost(exc)

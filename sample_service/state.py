@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from .broadcast import Room
-    from .chat import ChatConnection
     from .config import ServiceConfig
+    from .connection import ChatConnection
     from .dynamic_config import DynamicConfig
+    from .room import Room
 
 __all__ = ["BROADCAST_ROOM", "CHATS", "DYNAMIC_CONFIG", "SERVICE_CONFIG"]
 

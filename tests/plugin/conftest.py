@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from plugin_helpers import BASE_INI
+from tests.plugin.plugin_helpers import BASE_INI
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def sample_config(tmp_path: Path) -> Path:
     """A copy of the sample service's static config, with its fallback JSON next to it."""
     spec = importlib.util.find_spec("sample_service")
     assert spec is not None and spec.submodule_search_locations, "sample_service is not installed"
-    source = Path(list(spec.submodule_search_locations)[0])
+    source = Path(next(iter(spec.submodule_search_locations)))
     target = tmp_path / "service"
     target.mkdir()
     for name in ("static_config.yaml", "dynamic_config_fallback.json"):

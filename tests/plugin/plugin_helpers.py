@@ -21,6 +21,7 @@ async def test_echo(websocket_client):
         assert response == 'hello'
 """
 
+
 def python_command(directory: Path, code: str, name: str = "standin.py") -> str:
     """Write ``code`` as a script in ``directory``; return a --service-command that runs it.
 

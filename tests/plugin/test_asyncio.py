@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin_helpers import BASE_INI, TUTORIAL_TEST
+from tests.plugin.plugin_helpers import BASE_INI, TUTORIAL_TEST
 
 PLAIN_ASYNC_TEST = """
 import asyncio
@@ -39,7 +39,9 @@ def test_unrelated_async_test_is_left_to_pytest_asyncio(project, mode, outcome):
 
 
 def test_fixture_requested_indirectly_or_by_usefixtures(project):
-    """Strict mode: a coroutine test gets marked when it reaches a plugin fixture through its own fixture, usefixtures, or a class."""
+    """Strict mode: a coroutine test gets marked when it reaches a plugin fixture through its own fixture, usefixtures,
+    or a class.
+    """
     project.makeconftest(
         """
         import pytest

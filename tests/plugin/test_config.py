@@ -1,4 +1,5 @@
 """Loading the static config and its vars, resolving $vars, the built-in hooks, writing the YAML."""
+# ruff: noqa: E501  (long lines are expected messages and inner test sources, kept verbatim)
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_wsservice.config import (
+from pytest_wsservice.errors import ServiceConfigError
+from pytest_wsservice.service.config import (
     MakePathsAbsolute,
     PatchDefaultLogger,
     PatchListener,
@@ -20,7 +22,6 @@ from pytest_wsservice.config import (
     resolve_config_vars,
     write_service_config,
 )
-from pytest_wsservice.errors import ServiceConfigError
 
 # --------------------------------------------------------------------------- loading
 
@@ -28,7 +29,10 @@ from pytest_wsservice.errors import ServiceConfigError
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("a: [1,\n b", "is not valid YAML: did not find expected ',' or ']' at line 3, column 1 (while parsing a flow sequence); fix the file."),
+        (
+            "a: [1,\n b",
+            "is not valid YAML: did not find expected ',' or ']' at line 3, column 1 (while parsing a flow sequence); fix the file.",
+        ),
         ("- one\n- two\n", "holds a YAML list at the top level; it should be a mapping with a components_manager key."),
         ("", "is empty; it should be a mapping with a components_manager key."),
         ("\xff\xfe", "is not UTF-8 text"),
@@ -46,7 +50,10 @@ def test_bad_static_config(tmp_path, text, message):
 def test_missing_static_config(tmp_path):
     """A missing static config is named, with where its path came from."""
     path = tmp_path / "nope.yaml"
-    with pytest.raises(ServiceConfigError, match="^static config .*nope.yaml \\(from --service-config\\) does not exist; check the path.$"):
+    with pytest.raises(
+        ServiceConfigError,
+        match=r"^static config .*nope.yaml \(from --service-config\) does not exist; check the path.$",
+    ):
         load_static_config(path, origin="from --service-config")
 
 
@@ -58,9 +65,13 @@ def test_config_vars_file(tmp_path):
     path.write_text("")
     assert load_config_vars(path) == {}
     path.write_text("- 1\n")
-    with pytest.raises(ServiceConfigError, match="holds a YAML list at the top level; it should map var names to values"):
+    with pytest.raises(
+        ServiceConfigError, match="holds a YAML list at the top level; it should map var names to values"
+    ):
         load_config_vars(path)
-    with pytest.raises(ServiceConfigError, match="^config vars file .*missing.yaml \\(from --service-config-vars\\) does not exist"):
+    with pytest.raises(
+        ServiceConfigError, match=r"^config vars file .*missing.yaml \(from --service-config-vars\) does not exist"
+    ):
         load_config_vars(tmp_path / "missing.yaml", origin="from --service-config-vars")
 
 
@@ -100,7 +111,9 @@ def test_undefined_var_names_the_key_path():
 
 def test_undefined_var_in_a_list_names_the_index():
     """An undefined var inside a list names the list item's index."""
-    with pytest.raises(ServiceConfigError, match=r"^static config: hosts\[1\] is '\$other', but config var 'other' is not defined\."):
+    with pytest.raises(
+        ServiceConfigError, match=r"^static config: hosts\[1\] is '\$other', but config var 'other' is not defined\."
+    ):
         resolve_config_vars({"hosts": ["a", "$other"]}, {})
 
 
@@ -108,7 +121,9 @@ def test_undefined_var_in_a_list_names_the_index():
 
 
 def test_make_paths_absolute(tmp_path):
-    """Relative *-path/*_path values become absolute; @-values, empty strings and absolute paths stay; $var paths are fixed in the vars."""
+    """Relative *-path/*_path values become absolute; @-values, empty strings and absolute paths stay; $var paths are
+    fixed in the vars.
+    """
     config = {
         "a": {"fallback-path": "dyn.json", "fs-cache-path": "", "file_path": "@stderr"},
         "b": [{"cert_path": "certs/x.pem"}, {"other": "rel.txt"}],
@@ -150,9 +165,16 @@ def test_listener_and_logger_hooks_create_missing_sections():
 
 def test_logger_hook_without_level_keeps_the_configs():
     """With no level given, the default logger keeps the config's level."""
-    config = {"components_manager": {"components": {"logging": {"loggers": {"default": {"level": "debug", "file_path": "x.log"}}}}}}
+    config = {
+        "components_manager": {
+            "components": {"logging": {"loggers": {"default": {"level": "debug", "file_path": "x.log"}}}}
+        }
+    }
     PatchDefaultLogger(file_path="@stderr")(config, {})
-    assert config["components_manager"]["components"]["logging"]["loggers"]["default"] == {"level": "debug", "file_path": "@stderr"}
+    assert config["components_manager"]["components"]["logging"]["loggers"]["default"] == {
+        "level": "debug",
+        "file_path": "@stderr",
+    }
 
 
 def test_listener_var_is_replaced_by_the_hook():
@@ -167,7 +189,9 @@ def test_hook_in_the_way_of_a_non_mapping():
     """A hook that meets a list where it needs a mapping fails with the hook's name and the key path."""
     config = {"components_manager": {"components": {"server": ["oops"]}}}
     with pytest.raises(ServiceConfigError) as excinfo:
-        apply_config_hooks(config, {}, [("PatchListener(...)", PatchListener("127.0.0.1", 1))], source="static config s.yaml")
+        apply_config_hooks(
+            config, {}, [("PatchListener(...)", PatchListener("127.0.0.1", 1))], source="static config s.yaml"
+        )
     assert str(excinfo.value) == (
         "config hook PatchListener(...) failed on static config s.yaml: ServiceConfigError: "
         "components_manager.components.server is a YAML list; the listener hook needs a mapping there"
@@ -176,7 +200,11 @@ def test_hook_in_the_way_of_a_non_mapping():
 
 def test_listener_address_and_ping_path():
     """A wildcard listener host is reached through loopback; the ping path gets a leading slash."""
-    config = {"components_manager": {"components": {"server": {"listener": {"port": 9, "host": "::"}}, "handler-ping": {"path": "ping"}}}}
+    config = {
+        "components_manager": {
+            "components": {"server": {"listener": {"port": 9, "host": "::"}}, "handler-ping": {"path": "ping"}}
+        }
+    }
     assert listener_address(config) == ("::1", 9)
     assert ping_path(config) == "/ping"
     assert ping_path({}) is None
@@ -213,13 +241,18 @@ def test_raising_hook_is_named():
     def broken(config, config_vars):
         raise KeyError("listener")
 
-    with pytest.raises(ServiceConfigError, match=r"^config hook mine\.broken failed on static config x\.yaml: KeyError: 'listener'$"):
+    with pytest.raises(
+        ServiceConfigError, match=r"^config hook mine\.broken failed on static config x\.yaml: KeyError: 'listener'$"
+    ):
         apply_config_hooks({}, {}, [("mine.broken", broken)], source="static config x.yaml")
 
 
 def test_hook_returning_a_value_is_refused():
     """A hook that returns a new config instead of changing it in place is refused, so the change is not lost."""
-    with pytest.raises(ServiceConfigError, match="^config hook h returned a dict; hooks change the config dict in place and return None.$"):
+    with pytest.raises(
+        ServiceConfigError,
+        match=r"^config hook h returned a dict; hooks change the config dict in place and return None.$",
+    ):
         apply_config_hooks({}, {}, [("h", lambda config, config_vars: {"x": 1})])
 
 
@@ -246,7 +279,10 @@ def test_write_round_trips_and_stringifies_paths(tmp_path):
     path = write_service_config(config, tmp_path)
     assert path == tmp_path / "static_config.yaml"
     assert list(yaml.safe_load(path.read_text())) == ["z", "a"]
-    assert yaml.safe_load(path.read_text()) == {"z": 1, "a": {"file-path": str(tmp_path / "x.json"), "list": [1, "two", None, True, 1.5]}}
+    assert yaml.safe_load(path.read_text()) == {
+        "z": 1,
+        "a": {"file-path": str(tmp_path / "x.json"), "list": [1, "two", None, True, 1.5]},
+    }
 
 
 def test_write_keeps_long_strings_on_one_line(tmp_path):
@@ -258,7 +294,9 @@ def test_write_keeps_long_strings_on_one_line(tmp_path):
 
 def test_write_refuses_unstorable_values(tmp_path):
     """A value YAML cannot store is reported with its key path."""
-    with pytest.raises(ServiceConfigError, match=r"^the patched config has a set at a\.b\[0\], which YAML cannot store"):
+    with pytest.raises(
+        ServiceConfigError, match=r"^the patched config has a set at a\.b\[0\], which YAML cannot store"
+    ):
         write_service_config({"a": {"b": [{1, 2}]}}, tmp_path)
 
 
@@ -292,17 +330,39 @@ def test_vars_option_beats_config_vars_key(project):
     Path(project.path, "static.yaml").write_text("config_vars: missing.yaml\ntext: $text\n")
     Path(project.path, "mine.yaml").write_text("text: from option\n")
     project.makepyfile("def test_it(service_config):\n    assert service_config['text'] == 'from option'\n")
-    project.runpytest_inprocess("--service-config=static.yaml", "--service-config-vars=mine.yaml").assert_outcomes(passed=1)
+    project.runpytest_inprocess("--service-config=static.yaml", "--service-config-vars=mine.yaml").assert_outcomes(
+        passed=1
+    )
 
 
 @pytest.mark.parametrize(
     ("files", "args", "message"),
     [
-        ({}, ["--service-config=missing.yaml"], "static config {path}/missing.yaml (from --service-config) does not exist; check the path."),
-        ({"s.yaml": "x: [1,\n"}, ["--service-config=s.yaml"], "static config {path}/s.yaml (from --service-config) is not valid YAML: *"),
-        ({"s.yaml": "config_vars: v.yaml\n"}, ["--service-config=s.yaml"], "config vars file {path}/v.yaml (named by config_vars in {path}/s.yaml) does not exist; check the path."),
-        ({"s.yaml": "a: 1\n"}, ["--service-config=s.yaml", "--service-config-vars=v.yaml"], "config vars file {path}/v.yaml (from --service-config-vars) does not exist; check the path."),
-        ({"s.yaml": "a: $nope\n"}, ["--service-config=s.yaml"], "static config {path}/s.yaml: a is '$nope', but config var 'nope' is not defined and there is no 'a#fallback' sibling key.*"),
+        (
+            {},
+            ["--service-config=missing.yaml"],
+            "static config {path}/missing.yaml (from --service-config) does not exist; check the path.",
+        ),
+        (
+            {"s.yaml": "x: [1,\n"},
+            ["--service-config=s.yaml"],
+            "static config {path}/s.yaml (from --service-config) is not valid YAML: *",
+        ),
+        (
+            {"s.yaml": "config_vars: v.yaml\n"},
+            ["--service-config=s.yaml"],
+            "config vars file {path}/v.yaml (named by config_vars in {path}/s.yaml) does not exist; check the path.",
+        ),
+        (
+            {"s.yaml": "a: 1\n"},
+            ["--service-config=s.yaml", "--service-config-vars=v.yaml"],
+            "config vars file {path}/v.yaml (from --service-config-vars) does not exist; check the path.",
+        ),
+        (
+            {"s.yaml": "a: $nope\n"},
+            ["--service-config=s.yaml"],
+            "static config {path}/s.yaml: a is '$nope', but config var 'nope' is not defined and there is no 'a#fallback' sibling key.*",
+        ),
     ],
 )
 def test_config_errors_through_the_plugin(project, files, args, message):

@@ -20,7 +20,7 @@ SCRIPT = EXAMPLE / "echo_service.pl"
 CONFIG = EXAMPLE / "static_config.yaml"
 
 # The user's suite. The first test is the userver tutorial's, unchanged: no asyncio marker.
-USER_TESTS = '''
+USER_TESTS = """
 import psutil
 
 EXPECTED_ARGV = {expected_argv!r}
@@ -49,7 +49,7 @@ def test_the_service_is_the_perl_one(service_start):
     assert [arg.replace(str(service_start.config_path), '{{config}}') for arg in argv] == EXPECTED_ARGV
     log = service_start.log_path.read_text()
     assert f'perl_echo: listening on http://127.0.0.1:{{service_start.port}}' in log
-'''
+"""
 
 USER_CONFTEST = "pytest_plugins = ['pytest_wsservice']\n"
 LOOP_SCOPE = "asyncio_default_fixture_loop_scope = function\n"
@@ -216,7 +216,7 @@ def test_perl_service_exits_0_on_sigterm_closing_websockets_with_1001(tmp_path, 
     from websockets.sync.client import connect
 
     from pytest_wsservice import ServiceProcess
-    from pytest_wsservice.ports import free_port
+    from pytest_wsservice.service.ports import free_port
 
     config = yaml.safe_load(CONFIG.read_text())
     port = free_port()

@@ -1,4 +1,5 @@
 """service_start through the plugin: the real sample service, start-up failures, teardown reports."""
+# ruff: noqa: E501  (long lines are expected messages and inner test sources, kept verbatim)
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from plugin_helpers import pid_alive, python_command
+from tests.plugin.plugin_helpers import pid_alive, python_command
 
 # A stand-in that writes its pid where the test says, then never becomes ready.
 NEVER_READY = """
@@ -32,7 +33,9 @@ def write_pid_fixture(project, pid_file: Path) -> None:
 
 
 def test_service_start_handle_and_stop(project, tmp_path):
-    """service_start returns a handle for the running sample service, reachable on its port, and stops it at session end."""
+    """service_start returns a handle for the running sample service, reachable on its port, and stops it at session
+    end.
+    """
     record = tmp_path / "handle.json"
     project.makepyfile(
         f"""
@@ -85,7 +88,7 @@ def test_service_port_override(project):
     project.makeconftest(
         """
         import pytest
-        from pytest_wsservice.ports import free_port
+        from pytest_wsservice.service.ports import free_port
 
         pytest_plugins = ['pytest_wsservice']
 
@@ -178,7 +181,7 @@ def test_service_dying_during_the_session_fails_teardown(project):
     project.makepyfile(
         """
         import os, signal, time
-        from plugin_helpers import pid_alive
+        from tests.plugin.plugin_helpers import pid_alive
 
         def test_kill_it(service_start):
             os.kill(service_start.pid, signal.SIGKILL)
@@ -218,7 +221,9 @@ def test_service_ignoring_sigterm_is_killed_and_reported(project, tmp_path, scal
     project.makefile(".yaml", static="components_manager:\n  components: {}\n")  # no ping: ready on TCP
     project.makepyfile("def test_it(service_start):\n    pass\n")
     started = time.monotonic()
-    result = project.runpytest_inprocess("--service-config=static.yaml", "--service-command", python_command(project.path, stubborn))
+    result = project.runpytest_inprocess(
+        "--service-config=static.yaml", "--service-command", python_command(project.path, stubborn)
+    )
     elapsed = time.monotonic() - started
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
@@ -249,12 +254,16 @@ def test_service_without_notify_or_ping_is_ready_on_tcp(project):
                 assert response.status == 200
         """
     )
-    result = project.runpytest_inprocess("--service-config=static.yaml", "--service-command", python_command(project.path, server))
+    result = project.runpytest_inprocess(
+        "--service-config=static.yaml", "--service-command", python_command(project.path, server)
+    )
     result.assert_outcomes(passed=1)
 
 
 def test_xdist_workers_each_start_their_own_service(project, tmp_path):
-    """Under `-n 2` each worker starts its own sample service on its own port (N+K with --service-port) and log file, and stops it."""
+    """Under `-n 2` each worker starts its own sample service on its own port (N+K with --service-port) and log file,
+    and stops it.
+    """
     records = tmp_path / "records"
     records.mkdir()
     project.makepyfile(

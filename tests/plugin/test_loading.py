@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from plugin_helpers import BASE_INI, TUTORIAL_TEST
+from tests.plugin.plugin_helpers import BASE_INI, TUTORIAL_TEST
 
 
 @pytest.fixture
@@ -32,15 +32,20 @@ def test_entry_point_is_named_pytest_wsservice(fresh):
 
 
 def test_pytest_plugins_and_entry_point_side_by_side(fresh):
-    """`pytest_plugins = ['pytest_wsservice']` in the root conftest works next to the entry point, loading the plugin once."""
+    """`pytest_plugins = ['pytest_wsservice']` in the root conftest works next to the entry point, loading the plugin
+    once.
+    """
     fresh.makeconftest("pytest_plugins = ['pytest_wsservice']\n")
     fresh.makepyfile(
         test_once="""
         def test_registered_once(request):
             manager = request.config.pluginmanager
-            import pytest_wsservice.plugin
-            names = [name for name, plugin in manager.list_name_plugin() if plugin is pytest_wsservice.plugin]
-            assert names == ["pytest_wsservice.plugin"]
+            import importlib
+            import pytest_wsservice
+            for module_name in pytest_wsservice.pytest_plugins:
+                module = importlib.import_module(module_name)
+                names = [name for name, plugin in manager.list_name_plugin() if plugin is module]
+                assert names == [module_name]
         """
     )
     result = fresh.runpytest_subprocess()
@@ -63,6 +68,7 @@ def test_unused_plugin_imports_nothing_heavy(fresh):
 
         def test_nothing_heavy():
             assert "pytest_wsservice.plugin" in sys.modules
+            assert "pytest_wsservice.plugin.service" in sys.modules
             heavy = {"yaml", "yarl", "websockets", "aiohttp"} & set(sys.modules)
             assert not heavy
         """

@@ -1,13 +1,14 @@
 """Options, their ini twins, defaults, bad values, and what --help/--fixtures show."""
+# ruff: noqa: E501  (long lines are expected messages and inner test sources, kept verbatim)
 
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
+from typing import Any
 
 import pytest
 
-from plugin_helpers import BASE_INI
+from tests.plugin.plugin_helpers import BASE_INI
 
 PUBLIC_FIXTURES = (
     "service_config_path",
@@ -127,7 +128,9 @@ OPTION_CASES = {
 @pytest.mark.parametrize("source", ["cli", "ini"])
 @pytest.mark.parametrize("name", OPTIONS)
 def test_option_and_ini_twin(project, monkeypatch, name, source):
-    """Each option takes effect from the command line (paths relative to the invocation dir) and from the ini file (paths relative to the ini file)."""
+    """Each option takes effect from the command line (paths relative to the invocation dir) and from the ini file
+    (paths relative to the ini file).
+    """
     value, body = OPTION_CASES[name]
     for base in (project.path, project.path / "sub"):
         (base / "cfg").mkdir(parents=True, exist_ok=True)
@@ -160,7 +163,7 @@ def test_command_line_beats_ini(project):
 def test_defaults(project):
     """Without options the bundled sample service, a free port, the config's log level and 30/10 s deadlines are used."""
     project.makepyfile(
-        f"""
+        """
         import sys
         from pathlib import Path
 
@@ -172,8 +175,8 @@ def test_defaults(project):
             assert service_command == [sys.executable, "-m", "sample_service", "--config", str(service_config_path_temp)]
             assert service_config_path_temp.parent == service_tmpdir
             components = service_config["components_manager"]["components"]
-            assert components["server"]["listener"] == {{
-                "port": service_port, "host": "127.0.0.1", "task_processor": "main-task-processor"}}
+            assert components["server"]["listener"] == {
+                "port": service_port, "host": "127.0.0.1", "task_processor": "main-task-processor"}
             assert service_port != 8080
             assert service_log_level is None
             assert components["logging"]["loggers"]["default"]["level"] == "debug"
@@ -202,12 +205,36 @@ def test_command_with_config_placeholder(project):
     ("arg", "fixture", "message"),
     [
         ("--service-port=abc", "service_port", "--service-port is 'abc'; it should be a port number from 1 to 65535."),
-        ("--service-port=70000", "service_port", "--service-port is '70000'; it should be a port number from 1 to 65535."),
-        ("--service-start-timeout=0", "service_start_timeout", "--service-start-timeout is '0'; it should be a positive number of seconds."),
-        ("--websocket-timeout=soon", "websocket_timeout", "--websocket-timeout is 'soon'; it should be a positive number of seconds."),
-        ("--service-log-level=loud", "service_log_level", "--service-log-level is 'loud'; it should be one of trace, debug, info, warning, error, critical."),
-        ("--service-command=", "service_command", "--service-command is empty; it should be the command that starts the service."),
-        ("--service-command='unclosed", "service_command", "--service-command cannot be split into arguments (No closing quotation): \"'unclosed\"."),
+        (
+            "--service-port=70000",
+            "service_port",
+            "--service-port is '70000'; it should be a port number from 1 to 65535.",
+        ),
+        (
+            "--service-start-timeout=0",
+            "service_start_timeout",
+            "--service-start-timeout is '0'; it should be a positive number of seconds.",
+        ),
+        (
+            "--websocket-timeout=soon",
+            "websocket_timeout",
+            "--websocket-timeout is 'soon'; it should be a positive number of seconds.",
+        ),
+        (
+            "--service-log-level=loud",
+            "service_log_level",
+            "--service-log-level is 'loud'; it should be one of trace, debug, info, warning, error, critical.",
+        ),
+        (
+            "--service-command=",
+            "service_command",
+            "--service-command is empty; it should be the command that starts the service.",
+        ),
+        (
+            "--service-command='unclosed",
+            "service_command",
+            '--service-command cannot be split into arguments (No closing quotation): "\'unclosed".',
+        ),
     ],
 )
 def test_bad_option_value(project, arg, fixture, message):
@@ -241,19 +268,31 @@ def test_help_shows_the_wsservice_group(project):
 
 def test_fixtures_listing_shows_docstrings(project):
     """`pytest --fixtures` shows each public fixture with the first line of its docstring."""
-    import pytest_wsservice.plugin as plugin
-
     result = project.runpytest_inprocess("--fixtures")
     assert result.ret == 0
+    fixtures = _plugin_fixtures()
     for name in PUBLIC_FIXTURES:
-        first_line = getattr(plugin, name).__doc__.strip().splitlines()[0]
+        first_line = fixtures[name].__doc__.strip().splitlines()[0]
         result.stdout.fnmatch_lines([f"{name}*", f"    {first_line}"])
 
 
 def test_plugin_fixture_names_are_complete():
     """PLUGIN_FIXTURES, which drives the asyncio marking, names exactly the fixtures the plugin defines."""
-    import pytest_wsservice.plugin as plugin
+    from pytest_wsservice.plugin.asyncio_marking import PLUGIN_FIXTURES
 
-    defined = {name for name, value in vars(plugin).items() if type(value).__name__ == "FixtureFunctionDefinition"}
-    assert defined == plugin.PLUGIN_FIXTURES
+    defined = set(_plugin_fixtures())
+    assert defined == PLUGIN_FIXTURES
     assert set(PUBLIC_FIXTURES) <= defined
+
+
+def _plugin_fixtures() -> dict[str, Any]:
+    """Every fixture of the plugin modules the asyncio marking covers, by name."""
+    import importlib
+
+    fixtures: dict[str, Any] = {}
+    for module in ("config", "service", "clients", "early"):
+        namespace = vars(importlib.import_module(f"pytest_wsservice.plugin.{module}"))
+        fixtures.update(
+            (name, value) for name, value in namespace.items() if type(value).__name__ == "FixtureFunctionDefinition"
+        )
+    return fixtures

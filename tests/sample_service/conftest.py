@@ -11,11 +11,13 @@ that the service is tested on its own; the plugin's fixtures may replace them la
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-from sample_helpers import (
+
+from tests.sample_service.sample_helpers import (
     START_TIMEOUT,
     RawWebSocket,
     SampleProcess,
@@ -28,7 +30,9 @@ from sample_helpers import (
 
 
 @pytest.fixture(scope="session")
-def sample_service(tmp_path_factory: pytest.TempPathFactory, scaled: Callable[[float], float]) -> Iterator[SampleProcess]:
+def sample_service(
+    tmp_path_factory: pytest.TempPathFactory, scaled: Callable[[float], float]
+) -> Iterator[SampleProcess]:
     """The service shared by the tests that do not stop or reconfigure it.
 
     Its websocket-handler has max-remote-payload 4096 and fragment-size 1000.

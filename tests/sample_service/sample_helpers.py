@@ -6,6 +6,7 @@ Imported by the tests as ``sample_helpers`` (pytest puts this directory on ``sys
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import socket
@@ -45,8 +46,13 @@ def config_dict(
             "task_processors": {"main-task-processor": {"worker_threads": 4}},
             "default_task_processor": "main-task-processor",
             "components": {
-                "server": {"listener": {"port": port, "task_processor": "main-task-processor"}, "shutdown-grace-period": grace},
-                "logging": {"loggers": {"default": {"file_path": log_path, "level": level, "overflow_behavior": "discard"}}},
+                "server": {
+                    "listener": {"port": port, "task_processor": "main-task-processor"},
+                    "shutdown-grace-period": grace,
+                },
+                "logging": {
+                    "loggers": {"default": {"file_path": log_path, "level": level, "overflow_behavior": "discard"}}
+                },
                 "dynamic-config-fallbacks": {"fallback-path": "dynamic_config_fallback.json"},
                 "handler-ping": {"path": "/ping", "method": "GET"},
                 "websocket-handler": {
@@ -128,10 +134,8 @@ class SampleProcess:
 
 
 def kill_group(proc: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 
@@ -172,7 +176,9 @@ def start_sample(
             pass
         if time.monotonic() > deadline:
             kill_group(proc)
-            raise AssertionError(f"the service did not answer /ping on port {port} within {timeout:.1f}s; log: {service.log()[-2000:]}")
+            raise AssertionError(
+                f"the service did not answer /ping on port {port} within {timeout:.1f}s; log: {service.log()[-2000:]}"
+            )
         time.sleep(0.01)
 
 
@@ -221,13 +227,24 @@ class RawWebSocket:
         body = self.read_exact(int(headers.get("content-length", "0")))
         return int(lines[0].split()[1]), headers, body
 
-    def handshake(self, path: str = "/chat", *, upgrade: str | None = "websocket", version: str | None = "13",
-                  key: str | None = None, connection: str | None = "Upgrade") -> tuple[int, dict[str, str], bytes]:
+    def handshake(
+        self,
+        path: str = "/chat",
+        *,
+        upgrade: str | None = "websocket",
+        version: str | None = "13",
+        key: str | None = None,
+        connection: str | None = "Upgrade",
+    ) -> tuple[int, dict[str, str], bytes]:
         """Send an opening handshake with the given header values (``None`` leaves one out)."""
         key = base64.b64encode(os.urandom(16)).decode() if key is None else key
         lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1"]
-        for name, value in (("Upgrade", upgrade), ("Connection", connection), ("Sec-WebSocket-Key", key or None),
-                            ("Sec-WebSocket-Version", version)):
+        for name, value in (
+            ("Upgrade", upgrade),
+            ("Connection", connection),
+            ("Sec-WebSocket-Key", key or None),
+            ("Sec-WebSocket-Version", version),
+        ):
             if value is not None:
                 lines.append(f"{name}: {value}")
         status, headers, body = self.request("\r\n".join(lines) + "\r\n\r\n")
@@ -249,7 +266,9 @@ class RawWebSocket:
             return header + payload
         key = os.urandom(4)
         repeated = (key * (size // 4 + 1))[:size]
-        masked = (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(size, "big") if size else b""
+        masked = (
+            (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(size, "big") if size else b""
+        )
         return header + key + masked
 
     def send(self, opcode: int, payload: bytes = b"", **options: Any) -> None:
@@ -297,5 +316,5 @@ class RawWebSocket:
                 self.buffer += chunk
         except ConnectionResetError:
             return True
-        except socket.timeout:
+        except TimeoutError:
             return False

@@ -9,7 +9,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from sample_helpers import http_get
+from tests.sample_service.sample_helpers import http_get
 
 
 def open_chat(service, scaled):

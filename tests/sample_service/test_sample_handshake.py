@@ -51,9 +51,7 @@ def test_missing_or_malformed_key_gets_400(sample_service, raw_ws, key):
     assert_service_still_echoes(raw_ws, sample_service.port)
 
 
-@pytest.mark.parametrize(
-    "upgrade", ["web\tsocket", "websocket, h2c", "h2c", "web socket", "websockets"]
-)
+@pytest.mark.parametrize("upgrade", ["web\tsocket", "websocket, h2c", "h2c", "web socket", "websockets"])
 def test_malformed_upgrade_header_gets_400(sample_service, raw_ws, upgrade):
     """An Upgrade header that is not exactly 'websocket' (a tab inside it, a second protocol) gets 400."""
     conn = raw_ws(sample_service.port, upgraded=False)

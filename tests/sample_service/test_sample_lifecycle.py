@@ -14,9 +14,10 @@ import tempfile
 import time
 
 import pytest
-from sample_helpers import config_dict, free_port, http_get, write_config
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+
+from tests.sample_service.sample_helpers import config_dict, http_get, write_config
 
 
 @pytest.fixture
@@ -72,14 +73,18 @@ def test_port_zero_logs_the_port_it_got(tmp_path, scaled):
     """With port 0 the service picks a free port and names it in the listening line."""
     log_path = tmp_path / "service.log"
     path = write_config(tmp_path, config_dict(0, str(log_path)))
-    proc = subprocess.Popen([sys.executable, "-m", "sample_service", "-c", str(path)], cwd=tmp_path, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sample_service", "-c", str(path)], cwd=tmp_path, stdin=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + scaled(15)
         match = None
         while match is None:
             assert proc.poll() is None and time.monotonic() < deadline, "no listening line"
             time.sleep(0.01)
-            match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", log_path.read_text() if log_path.exists() else "")
+            match = re.search(
+                r"listening on http://127\.0\.0\.1:(\d+)", log_path.read_text() if log_path.exists() else ""
+            )
         port = int(match.group(1))
         assert port != 0
         assert http_get(port, "/ping", scaled(5))[0] == 200
@@ -96,7 +101,10 @@ def test_port_in_use_exits_1_with_message(tmp_path, scaled):
         port = blocker.getsockname()[1]
         path = write_config(tmp_path, config_dict(port, "@stderr"))
         result = subprocess.run(
-            [sys.executable, "-m", "sample_service", "-c", str(path)], cwd=tmp_path, capture_output=True, text=True,
+            [sys.executable, "-m", "sample_service", "-c", str(path)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
             timeout=scaled(20),
         )
     assert result.returncode == 1
@@ -165,5 +173,8 @@ def test_bad_http_request_is_logged_as_one_warning_line(sample_service, raw_ws, 
     log = sample_service.wait_log("X-Bad", scaled(5))
     lines = [line for line in log.splitlines() if "X-Bad" in line]
     assert len(lines) == 1
-    assert "WARNING aiohttp.server: Error handling request from 127.0.0.1: 400, message: Invalid header value char" in lines[0]
+    assert (
+        "WARNING aiohttp.server: Error handling request from 127.0.0.1: 400, message: Invalid header value char"
+        in lines[0]
+    )
     assert "Traceback" not in log

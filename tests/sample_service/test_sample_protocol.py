@@ -219,7 +219,7 @@ def test_violations_do_not_disturb_other_connections(sample_service, raw_ws):
     offenders[3].send(BINARY, b"x" * 5000)
     offenders[4].send_raw(b"\x81\xff")  # a header cut short, then the client vanishes
     offenders[4].close()
-    for conn, code in zip(offenders[:4], (1007, 1002, 1002, 1009)):
+    for conn, code in zip(offenders[:4], (1007, 1002, 1002, 1009), strict=False):
         assert conn.recv_close() == code
     bystander.send(TEXT, b"still here")
     assert bystander.recv_message() == (TEXT, b"still here")

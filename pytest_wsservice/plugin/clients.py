@@ -1,0 +1,66 @@
+"""The client fixtures: ``websocket_client``, ``service_client`` and their deadlines.
+
+Function scope, bound to no event loop: each builds a client of
+:mod:`pytest_wsservice.clients` for the current ``service_handle``. websockets and
+aiohttp are imported inside the fixtures, so a run that uses none pays nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from .settings import settings_of
+
+if TYPE_CHECKING:
+    from ..clients.http import ServiceClient
+    from ..clients.websocket import WebSocketClient
+    from ..service.handle import ServiceHandle
+
+
+@pytest.fixture(scope="session")
+def websocket_timeout(pytestconfig: pytest.Config) -> float:
+    """Default seconds for opening a WebSocket and for each ``recv``: ``--websocket-timeout`` (10).
+
+    Override this to compute the deadline in code.
+    """
+    return settings_of(pytestconfig).require("websocket-timeout").websocket_timeout
+
+
+@pytest.fixture(scope="session")
+def service_client_timeout(websocket_timeout: float) -> float:
+    """Default seconds for each request of ``service_client``: the ``websocket_timeout``.
+
+    Override this to give HTTP requests their own deadline.
+    """
+    return websocket_timeout
+
+
+@pytest.fixture
+def websocket_client(service_handle: ServiceHandle, websocket_timeout: float) -> WebSocketClient:
+    """A WebSocket client for the service: ``async with websocket_client.get('chat') as chat``.
+
+    Function scope; it holds no connection until ``get()`` is entered, so it is bound
+    to no event loop. Override this to connect somewhere else.
+    """
+    from ..clients.websocket import WebSocketClient
+
+    return WebSocketClient(service_handle.base_url, timeout=websocket_timeout)
+
+
+@pytest.fixture
+def service_client(service_handle: ServiceHandle, service_client_timeout: float) -> ServiceClient:
+    """An HTTP client for the service: ``response = await service_client.get('/ping')``.
+
+    Function scope, bound to no event loop. Override this to connect somewhere else.
+    """
+    from ..clients.http import ServiceClient
+    from ..clients.tests_control import TestsControl
+
+    return ServiceClient(
+        service_handle.base_url,
+        timeout=service_client_timeout,
+        log_path=service_handle.log_path,
+        tests_control=TestsControl.for_handle(service_handle, timeout=service_client_timeout),
+    )

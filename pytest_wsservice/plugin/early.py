@@ -1,0 +1,208 @@
+"""Early start: spawn the default service while pytest collects tests.
+
+The service takes a few hundred ms to start (mostly the child importing its framework),
+and pytest spends a good part of that collecting tests. So, at session start, the
+plugin builds the default recipe with :func:`~pytest_wsservice.service.recipe.build_recipe`
+(the same steps the default fixtures take, from the same :class:`Settings`) and spawns it
+without waiting. What it chose (port, temp dir) is handed to the fixtures by
+``_wsservice_early``, so they build exactly the same recipe, and the first test that
+needs the service adopts the process; if the recipes differ anyway, the session stops it
+and starts its own. Errors are never reported from here: a recipe that cannot be built,
+or a spawn that fails, is dropped, and the fixtures meet the same problem at first use.
+
+No early start when a fixture the recipe is built from is overridden: the fixtures the
+plugin's ``service_start`` and ``_wsservice_recipe`` depend on are found by walking
+pytest's fixture definitions, so a new recipe fixture needs no list kept here.
+
+Loaded as a plugin module by ``pytest_wsservice``; it imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ..service import recipe
+from .config import PLUGIN_PACKAGE, REGISTRY, NotAList, resolve_hook
+from .settings import settings_of
+from .state import STATE, EarlyPlan, PluginState
+
+if TYPE_CHECKING:
+    from ..service.session import EarlyStart
+
+#: Where the walk over the recipe's fixtures starts.
+_RECIPE_ROOTS = ("service_start", "_wsservice_recipe")
+#: Fixtures on that walk whose override does not change the process spawned.
+_NOT_SPAWNING = frozenset({"service_start_timeout", "service_stop_timeout", "service_baseurl"})
+
+
+@pytest.fixture(scope="session")
+def _wsservice_early(pytestconfig: pytest.Config) -> EarlyPlan | None:
+    """What the early start chose (host, port, temp dir), or ``None``; internal."""
+    return pytestconfig.stash[STATE].early_plan
+
+
+def _may_start_early(config: pytest.Config) -> bool:
+    """Whether this pytest process will run tests with the plugin's own service."""
+    option = config.option
+    settings = settings_of(config)
+    return (
+        settings.early_start
+        and not getattr(option, "collectonly", False)
+        and not getattr(option, "setupplan", False)
+        and not getattr(option, "showfixtures", False)
+        and not getattr(option, "show_fixtures_per_test", False)
+        and not settings.runner_mode
+        and settings.service_url is None
+        and not config.pluginmanager.has_plugin("dsession")  # the xdist controller: its workers start services
+    )
+
+
+def _conftests(config: pytest.Config) -> Iterator[object]:
+    manager = config.pluginmanager
+    for plugin in manager.get_plugins():
+        if (manager.get_name(plugin) or "").endswith("conftest.py"):
+            yield plugin
+
+
+def _names_this_plugin(module: object) -> bool:
+    names = getattr(module, "pytest_plugins", ())
+    names = [names] if isinstance(names, str) else names
+    return "pytest_wsservice" in names or hasattr(module, "WSSERVICE_CONFIG_HOOKS")
+
+
+def _is_plugin_function(definition: Any) -> bool:
+    return str(getattr(definition.func, "__module__", "")).startswith(PLUGIN_PACKAGE)
+
+
+def _recipe_fixtures(session: pytest.Session, node: pytest.Item | pytest.Session) -> tuple[set[str], bool]:
+    """The plugin's fixtures the spawned process depends on, as ``node`` sees them, and
+    whether every one of them is still the plugin's (not overridden)."""
+    try:  # private API; if it moves, the recipes are compared at first use anyway
+        manager = session._fixturemanager
+        names: set[str] = set()
+        ours = True
+        todo = list(_RECIPE_ROOTS)
+        seen: set[str] = set()
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            definitions = manager.getfixturedefs(name, node)
+            if not definitions or not any(_is_plugin_function(d) for d in definitions):
+                continue  # pytest's own (request, tmp_path_factory, ...)
+            if name not in _NOT_SPAWNING:
+                names.add(name)
+                ours = ours and _is_plugin_function(definitions[-1])
+            todo.extend(definitions[-1].argnames)
+    except Exception:
+        return set(), True
+    return names, ours
+
+
+@pytest.hookimpl(trylast=True)  # after the fixture manager exists
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    state = config.stash.get(STATE, None)
+    if state is None or not _may_start_early(config):
+        return
+    # Speculate only on evidence that this run uses the service: a run that uses none of
+    # our fixtures must not pay for a process. Without it, the first collected test that
+    # needs the service starts it (pytest_itemcollected).
+    names, ours = _recipe_fixtures(session, session)
+    if not ours:
+        return
+    configured = settings_of(config).configured
+    for conftest in _conftests(config):
+        if any(hasattr(conftest, name) for name in names):
+            return  # a recipe fixture is overridden: the early recipe would not match
+        configured = configured or _names_this_plugin(conftest)
+    if configured:
+        _early_start(config, state)
+    else:
+        state.early_on_first_item = True
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    state = item.config.stash.get(STATE, None)
+    if state is None or not state.early_on_first_item:
+        return
+    if _needs_service(item):
+        state.early_on_first_item = False
+        if _recipe_fixtures(item.session, item)[1]:
+            _early_start(item.config, state)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE, None)
+    if state is None:
+        return
+    state.early_on_first_item = False
+    if state.early is not None and not any(_needs_service(item) for item in session.items):
+        state.discard_early(recipe.DEFAULT_STOP_TIMEOUT)  # nothing collected needs it: stop it now
+        if state.services is None:
+            state.restore_sigterm()
+
+
+def _needs_service(item: pytest.Item) -> bool:
+    names = getattr(item, "fixturenames", ())
+    return "service_handle" in names or "service_start" in names
+
+
+def _early_start(config: pytest.Config, state: PluginState) -> None:
+    """Spawn the default service now, without waiting for it (see the module docstring)."""
+    try:
+        state.early = _spawn_early(config, state)
+    except Exception:
+        state.early = None  # the fixtures meet the same problem at first use, and report it
+        return
+    if state.early is not None:
+        state.install_sigterm()
+
+
+def _spawn_early(config: pytest.Config, state: PluginState) -> EarlyStart | None:
+    """Build the default recipe with build_recipe() and spawn it."""
+    from ..service.config import listener_address, ping_path
+    from ..service.guard import OrphanGuard
+    from ..service.ports import port_in_use
+    from ..service.process import ServiceProcess
+    from ..service.session import EarlyStart
+
+    settings = settings_of(config)
+    entries = config.stash[REGISTRY].entries
+    if any(isinstance(hook, (str, NotAList)) for _, hook in entries):
+        return None  # a hook named by its fixture exists only once fixtures run
+    extra_hooks = [resolve_hook(None, source, hook) for source, hook in entries]
+    tmpdir = config._tmp_path_factory.mktemp("wsservice")  # type: ignore[attr-defined]  # as tmp_path_factory
+    service_recipe = recipe.build_recipe(settings, tmpdir=tmpdir, extra_hooks=extra_hooks)
+    # service_tmpdir hands the temp dir out even if nothing is spawned: the same paths.
+    state.early_plan = EarlyPlan(recipe.DEFAULT_HOST, service_recipe.own_port, tmpdir, service_recipe)
+    host, port = listener_address(service_recipe.default_config)
+    if service_recipe.own_port is None and port_in_use(host, port):
+        return None  # the fixtures report who holds it
+    guard = OrphanGuard.start()
+    try:
+        starting = ServiceProcess.launch(
+            service_recipe.command,
+            log_path=service_recipe.log_path,
+            host=host,
+            port=port,
+            ping_path=ping_path(service_recipe.default_config),
+            guard=guard,
+        )
+    except BaseException:
+        if guard is not None:
+            guard.close()
+        raise
+    return EarlyStart(
+        starting,
+        tuple(service_recipe.command),
+        None,
+        service_recipe.default_config,
+        service_recipe.default_config_path,
+        service_recipe.log_path,
+        guard,
+    )

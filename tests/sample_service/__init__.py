@@ -1,0 +1,1 @@
+"""The sample service's own tests: a real process on a real socket, without the plugin."""
