@@ -42,6 +42,7 @@ PLUGIN_FIXTURES = frozenset(
         "service_start",
         "service_start_timeout",
         "service_stop_timeout",
+        "service_tls",
         "service_tmpdir",
         "websocket_client",
         "websocket_timeout",

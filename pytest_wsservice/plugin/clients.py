@@ -14,6 +14,8 @@ import pytest
 from .settings import settings_of
 
 if TYPE_CHECKING:
+    import ssl
+
     from ..clients.http import ServiceClient
     from ..clients.websocket import WebSocketClient
     from ..service.handle import ServiceHandle
@@ -46,7 +48,7 @@ def websocket_client(service_handle: ServiceHandle, websocket_timeout: float) ->
     """
     from ..clients.websocket import WebSocketClient
 
-    return WebSocketClient(service_handle.base_url, timeout=websocket_timeout)
+    return WebSocketClient(service_handle.base_url, timeout=websocket_timeout, ssl=_tls_context(service_handle))
 
 
 @pytest.fixture
@@ -61,6 +63,13 @@ def service_client(service_handle: ServiceHandle, service_client_timeout: float)
     return ServiceClient(
         service_handle.base_url,
         timeout=service_client_timeout,
+        ssl=_tls_context(service_handle),
         log_path=service_handle.log_path,
         tests_control=TestsControl.for_handle(service_handle, timeout=service_client_timeout),
     )
+
+
+def _tls_context(handle: ServiceHandle) -> ssl.SSLContext | None:
+    """The client context trusting the run's CA (``--service-tls``); ``None`` otherwise, which
+    leaves an ``https``/``wss`` ``--service-url`` to the system's trusted certificates."""
+    return handle.tls.client_context() if handle.tls is not None else None

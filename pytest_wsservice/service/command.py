@@ -29,6 +29,7 @@ with a static config, gets ``--config PATH`` appended (see :func:`uses_placehold
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +74,12 @@ class _CommandSettings(Protocol):
     @property
     def env(self) -> Sequence[EnvEntry]: ...
 
+    @property
+    def command(self) -> tuple[str, ...] | None: ...
+
     def command_origin(self) -> str: ...
+
+    def require(self, *names: str) -> _CommandSettings: ...
 
 
 _YES_NO = {"yes": True, "true": True, "on": True, "1": True, "no": False, "false": False, "off": False, "0": False}
@@ -305,6 +311,13 @@ class CommandTemplate:
             tls=tls,
             append_config=not uses_placeholders(argv),
         )
+
+    @classmethod
+    def for_settings(cls, settings: _CommandSettings, tmpdir: Path, tls: TlsFiles | None) -> CommandTemplate:
+        """``--service-command`` (else the bundled sample service run by this Python) and
+        ``--service-env`` from the plugin's settings."""
+        argv = settings.require("service-command", "service-env").command
+        return cls.of(argv or (sys.executable, "-m", "sample_service"), settings, tmpdir, tls)
 
     def placeholders(self, host: str, port: int, config_path: Path | None) -> Placeholders:
         """The placeholders' values for one start."""

@@ -29,6 +29,7 @@ Nothing happens, and coverage is not imported, when the tests do not run under c
 from __future__ import annotations
 
 import copy
+import os
 import sys
 
 __all__ = ["COVERAGE_ENV_VAR", "coverage_env"]
@@ -46,7 +47,7 @@ def coverage_env() -> dict[str, str]:
     imports coverage itself.
     """
     module = sys.modules.get("coverage")
-    if module is None:
+    if module is None or os.environ.get("COV_CORE_SOURCE"):  # pytest-cov < 7 measures subprocesses itself
         return {}
     current = getattr(getattr(module, "Coverage", None), "current", None)
     cov = current() if callable(current) else None
@@ -66,4 +67,3 @@ def coverage_env() -> dict[str, str]:
     except (AttributeError, TypeError, ValueError):  # a coverage older than 7.10: no start-up hook to feed
         return {}
     return {COVERAGE_ENV_VAR: str(data)}
-
