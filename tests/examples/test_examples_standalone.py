@@ -31,9 +31,12 @@ LISTENING = re.compile(r"(?:listening on|running on) https?://(?:127\.0\.0\.1|\[
 
 @contextmanager
 def running(
-    argv: list[str], *, env: dict[str, str], cwd: Path, timeout: float
+    argv: list[str], *, env: dict[str, str], cwd: Path, timeout: float, output: list[str]
 ) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    """Start ``argv``; yield it and the port from its first 'listening on' line; SIGTERM it after."""
+    """Start ``argv``; yield it and the port from its first 'listening on' line; SIGTERM it after.
+
+    Its output (stdout and stderr) is appended to ``output`` once it has exited.
+    """
     process = subprocess.Popen(
         argv,
         cwd=cwd,
@@ -72,6 +75,7 @@ def running(
             process.wait()
             raise AssertionError(f"{argv} did not exit within {timeout:g} s of SIGTERM:\n{''.join(lines)}") from None
         reader.join(timeout)
+        output.extend(lines)
 
 
 def healthz(port: int, timeout: float, tls: TlsFiles | None = None) -> int:
@@ -102,13 +106,14 @@ def check(
     ok_exits: tuple[int, ...] = (0,),
     tls: TlsFiles | None = None,
 ) -> None:
-    with running(argv, env=env, cwd=cwd, timeout=scaled(30)) as (process, port):
+    output: list[str] = []
+    with running(argv, env=env, cwd=cwd, timeout=scaled(30), output=output) as (process, port):
         assert healthz(port, scaled(10), tls) == 200
         text, binary, version = asyncio.run(asyncio.wait_for(tutorial_exchange(port, tls), scaled(10)))
         assert (text, binary) == ("hello", b"\x00\x01\xfe\xff")
         assert version in (("TLSv1.2", "TLSv1.3") if tls else (None,))
         started = time.monotonic()
-    assert process.returncode in ok_exits
+    assert process.returncode in ok_exits, "".join(output)
     assert time.monotonic() - started < scaled(10)
 
 
