@@ -104,6 +104,9 @@ def wait_until_ready(
                     return ReadinessResult("exited", "the process exited", returncode)
                 now = time.monotonic()
                 if now >= deadline:
+                    # A READY=1 already waiting counts (an early start may be waited for late).
+                    if notify is not None and notify.received_ready(accept_sender):
+                        return ReadinessResult("ready", f"READY=1 on notify socket {notify.address}", via="notify")
                     return ReadinessResult("timeout", _describe_probes(probe, notify))
                 wakeup = deadline
                 if probe is not None:
