@@ -6,13 +6,14 @@ import os
 
 import aiohttp  # noqa: F401
 import pytest
+import trustme  # noqa: F401
 import websockets  # noqa: F401
 import yaml  # noqa: F401
 import yarl  # noqa: F401
 
 # Loaded here, for every test directory: pytester's in-process runs unload every module first
-# imported inside them, and C extensions (PyYAML's, aiohttp's, yarl's) do not survive being
-# imported a second time.
+# imported inside them, and C extensions (PyYAML's, aiohttp's, yarl's, cryptography's under
+# trustme) do not survive being imported a second time.
 
 #: Every timeout in the test suite is multiplied by this factor; raise it on a slow machine,
 #: for example ``WSSERVICE_TESTS_TIMEOUT_FACTOR=5 pytest``.

@@ -29,6 +29,7 @@ from ..service.handle import base_text
 
 if TYPE_CHECKING:
     from pathlib import Path
+    from ssl import SSLContext
 
     import yarl
 
@@ -81,6 +82,8 @@ class ServiceClient:
         log_path: The service's log file, for :meth:`capture_logs`; ``None`` if unknown.
         tests_control: The service's tests-control endpoint, which :meth:`capture_logs`
             uses to flush the log; ``None`` if unknown.
+        ssl: The TLS context for ``https`` (the plugin's trusts only the run's CA with
+            ``--service-tls``); ``None`` uses aiohttp's default, the system's trust.
     """
 
     def __init__(
@@ -90,6 +93,7 @@ class ServiceClient:
         timeout: float,
         log_path: Path | None = None,
         tests_control: ControlEndpoint | None = None,
+        ssl: SSLContext | None = None,
     ) -> None:
         if base_url.scheme not in ("http", "https"):
             raise ValueError(f"ServiceClient needs an http:// or https:// base URL, not {str(base_url)!r}")
@@ -100,6 +104,7 @@ class ServiceClient:
         self.timeout = timeout
         self.log_path = log_path
         self.tests_control = tests_control
+        self.ssl = ssl
         #: Coroutine functions awaited, in order, before each request (the ``testpoint``
         #: fixture syncs the test's testpoints to the service here).
         self.before_request: list[Callable[[], Awaitable[None]]] = []
@@ -146,7 +151,7 @@ class ServiceClient:
                     trust_env=False,
                     response_class=_ReadResponse,
                 ) as session,
-                session.request(method, url, **kwargs) as response,
+                session.request(method, url, **({"ssl": self.ssl, **kwargs} if self.ssl else kwargs)) as response,
             ):
                 await response.read()
                 return response

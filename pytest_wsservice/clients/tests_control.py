@@ -31,6 +31,8 @@ from ..service.handle import base_text
 from ..service.hooks import SECRET_HEADER
 
 if TYPE_CHECKING:
+    from ssl import SSLContext
+
     import yarl
 
     from ..service.handle import ServiceHandle
@@ -78,6 +80,8 @@ class TestsControl:
         self.timeout = timeout
         self.config_file = config_file
         self.problem = problem
+        #: The TLS context for an ``https`` service (``for_handle`` sets the run's, with ``--service-tls``).
+        self.ssl: SSLContext | None = None
 
     @classmethod
     def from_config(
@@ -137,7 +141,9 @@ class TestsControl:
         """The endpoint of the service behind ``handle`` (its config, else ``config``)."""
         running_config = handle.config if handle.config is not None else config
         file = config_file or handle.config_path
-        return cls.from_config(running_config, handle.base_url, timeout=timeout, config_file=file)
+        control = cls.from_config(running_config, handle.base_url, timeout=timeout, config_file=file)
+        control.ssl = handle.tls.client_context() if handle.tls is not None else None
+        return control
 
     @property
     def url(self) -> str:
@@ -191,7 +197,7 @@ class TestsControl:
         from .http import ServiceClient
 
         self.require(what)
-        client = ServiceClient(self.base_url, timeout=self.timeout)
+        client = ServiceClient(self.base_url, timeout=self.timeout, ssl=self.ssl)
         response = await client.post(self.path or "", json=dict(body), headers=self.headers)
         # text(), not read(): aiohttp's read() fails once the response is released.
         return self._values(response.status, (await response.text()).encode(), what)
@@ -211,10 +217,13 @@ class TestsControl:
         self.require(what)
         url = self.base_url
         host = url.host or "127.0.0.1"
-        connection_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
         data = json.dumps(dict(body)).encode()
         deadline = time.monotonic() + self.timeout
-        connection = connection_class(host, url.port, timeout=self.timeout)
+        connection: http.client.HTTPConnection
+        if url.scheme == "https":
+            connection = http.client.HTTPSConnection(host, url.port, timeout=self.timeout, context=self.ssl)
+        else:
+            connection = http.client.HTTPConnection(host, url.port, timeout=self.timeout)
         target = self.base_url.path.rstrip("/") + "/" + (self.path or "").lstrip("/")
         try:
             connection.request("POST", target, body=data, headers=self.headers)

@@ -24,6 +24,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from ssl import SSLContext
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ..chaos import TcpGate
@@ -326,6 +327,7 @@ class WebSocketClient:
             ``http``/``https`` scheme becomes ``ws``/``wss``; a path prefix is kept.
         timeout: The default deadline in seconds for opening a connection, for each
             ``recv``, and for a blocked ``send`` or ``close``.
+        ssl: The TLS context for ``wss``; ``None`` uses websockets' default (the system's CAs).
     """
 
     #: The class of the connections that :meth:`get` yields. Override it in a subclass
@@ -333,7 +335,7 @@ class WebSocketClient:
     #: ``timeout_origin`` and pass the rest to :class:`WebSocketConnection`.
     connection_class: type[WebSocketConnection] = WebSocketConnection
 
-    def __init__(self, base_url: yarl.URL, *, timeout: float) -> None:
+    def __init__(self, base_url: yarl.URL, *, timeout: float, ssl: SSLContext | None = None) -> None:
         if base_url.scheme not in ("http", "https", "ws", "wss"):
             raise ValueError(
                 f"WebSocketClient needs an http://, https://, ws:// or wss:// base URL, not {str(base_url)!r}"
@@ -344,6 +346,7 @@ class WebSocketClient:
         self._ws_base = base_text(base_url.with_scheme(scheme))
         self.base_url = base_url
         self.timeout = timeout
+        self.ssl = ssl
         self.transcripts = ConnectionTranscripts()  #: of the connections opened (failed tests show them)
         self.before_request: list[Callable[[], Awaitable[None]]] = []  # awaited before each connect
 
@@ -410,7 +413,7 @@ class WebSocketClient:
             raise TypeError(
                 "websocket_client.get() sets create_connection itself; set WebSocketClient.connection_class instead"
             )
-        options.update(connect_kwargs)
+        options.update({"ssl": self.ssl} if self.ssl is not None else {}, **connect_kwargs)
         url = self.url_for(path, via)
         return WebSocketOpening(self, "/" + path.lstrip("/"), url, timeout, timeout_origin, options)
 

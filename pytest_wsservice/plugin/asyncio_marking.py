@@ -47,6 +47,7 @@ PLUGIN_FIXTURES = frozenset(
         "service_start",
         "service_start_timeout",
         "service_stop_timeout",
+        "service_tls",
         "service_tmpdir",
         "tcp_gate",
         "testpoint",

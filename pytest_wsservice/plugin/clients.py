@@ -15,6 +15,8 @@ from .settings import settings_of
 from .state import TRANSCRIPTS
 
 if TYPE_CHECKING:
+    import ssl
+
     from ..clients.http import ServiceClient
     from ..clients.websocket import WebSocketClient
     from ..service.handle import ServiceHandle
@@ -50,7 +52,7 @@ def websocket_client(
     """
     from ..clients.websocket import WebSocketClient
 
-    client = WebSocketClient(service_handle.base_url, timeout=websocket_timeout)
+    client = WebSocketClient(service_handle.base_url, timeout=websocket_timeout, ssl=_tls_context(service_handle))
     request.node.stash[TRANSCRIPTS] = client.transcripts
     return client
 
@@ -67,6 +69,13 @@ def service_client(service_handle: ServiceHandle, service_client_timeout: float)
     return ServiceClient(
         service_handle.base_url,
         timeout=service_client_timeout,
+        ssl=_tls_context(service_handle),
         log_path=service_handle.log_path,
         tests_control=TestsControl.for_handle(service_handle, timeout=service_client_timeout),
     )
+
+
+def _tls_context(handle: ServiceHandle) -> ssl.SSLContext | None:
+    """The client context trusting the run's CA (``--service-tls``); ``None`` otherwise, which
+    leaves an ``https``/``wss`` ``--service-url`` to the system's trusted certificates."""
+    return handle.tls.client_context() if handle.tls is not None else None

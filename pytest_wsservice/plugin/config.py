@@ -133,12 +133,24 @@ def pytest_configure(config: pytest.Config) -> None:
 # --------------------------------------------------------------------------- fixtures
 
 
+def require_config(config: pytest.Config, what: str) -> None:
+    """Raise the clear "no static config" error in a configless run (see :mod:`.configless`)."""
+    settings = settings_of(config)
+    if settings.configless:
+        from ..service.configless import no_config_message
+
+        raise ServiceConfigError(no_config_message(settings.command_origin(), what))
+
+
 @pytest.fixture(scope="session")
 def service_config_path(pytestconfig: pytest.Config) -> Path:
     """The static config's path (``--service-config``; default: the bundled sample service's).
 
+    In a configless run (``--service-command`` without ``--service-config``) this and
+    every config fixture after it fail with one line saying there is no config.
     Override this to pick the config in code, for example per environment.
     """
+    require_config(pytestconfig, "read or patch (service_config and the config fixtures)")
     return recipe.static_config_path(settings_of(pytestconfig))
 
 
@@ -169,21 +181,26 @@ def service_config_hooks(
     service_host: str,
     service_port: int,
     service_log_level: str | None,
+    service_tls: Any,
 ) -> list[Any]:
     """The config hooks, each ``hook(config, config_vars) -> None``, applied in order.
 
     The default holds the plugin's own hooks: ``MakePathsAbsolute`` (``*-path`` keys,
-    relative to the config's directory), ``PatchListener`` (host and port) and
-    ``PatchDefaultLogger`` (log to stderr, which goes to the log file; the level) and
-    ``PatchTestsControl`` (a ``tests-control`` component is turned on, with this session's
-    secret, which the plugin's clients send). Entries may also be names of session fixtures that return a hook.
+    relative to the config's directory), ``PatchListener`` (host and port), with
+    ``--service-tls`` ``PatchListenerTls`` (``server.listener.tls.cert`` and
+    ``.private-key``), ``PatchDefaultLogger`` (log to stderr, which goes to the log file;
+    the level) and ``PatchTestsControl`` (a ``tests-control`` component is turned on, with
+    this session's secret, which the plugin's clients send). Entries may also be names of
+    session fixtures that return a hook.
     ``WSSERVICE_CONFIG_HOOKS`` from conftests run after all of these.
 
     Override this to add hooks: request ``service_config_hooks`` and return
     ``service_config_hooks + [my_hook]``.
     """
     secret = settings_of(pytestconfig).control_secret
-    return list(recipe.default_hooks(service_config_path, service_host, service_port, service_log_level, secret))
+    return list(
+        recipe.default_hooks(service_config_path, service_host, service_port, service_log_level, secret, service_tls)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -248,6 +265,7 @@ def effective_config(request: pytest.FixtureRequest, services: ServiceSession, h
     from ..service.config import build_service_config
 
     where = f"the {CONFIG_HOOKS_MARKER} marker of {request.node.nodeid}"
+    require_config(request.config, f"apply {where}'s hooks to")
     if not hooks_given:
         raise ServiceConfigError(
             f"{where} names no hooks; give it one or more hooks: @pytest.mark.{CONFIG_HOOKS_MARKER}(my_hook)."

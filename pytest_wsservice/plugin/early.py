@@ -243,6 +243,10 @@ def _spawn_early(config: pytest.Config, state: PluginState) -> EarlyStart | None
     host, port = listener_address(service_recipe.default_config)
     if service_recipe.own_port is None and port_in_use(host, port):
         return None  # the fixtures report who holds it
+    env = service_recipe.env
+    if service_recipe.template is not None:  # --service-env entries, as the session renders them
+        rendered = service_recipe.template.render(host, port, service_recipe.default_config_path)[1]
+        env = {**(env or {}), **rendered} or None
     guard = OrphanGuard.start()
     try:
         starting = ServiceProcess.launch(
@@ -250,8 +254,10 @@ def _spawn_early(config: pytest.Config, state: PluginState) -> EarlyStart | None
             log_path=service_recipe.log_path,
             host=host,
             port=port,
-            ping_path=ping_path(service_recipe.default_config),
+            ping_path=service_recipe.ping_path or ping_path(service_recipe.default_config),
+            env=env,
             guard=guard,
+            tls=service_recipe.tls,
         )
     except BaseException:
         if guard is not None:
@@ -260,7 +266,7 @@ def _spawn_early(config: pytest.Config, state: PluginState) -> EarlyStart | None
     return EarlyStart(
         starting,
         tuple(service_recipe.command),
-        None,
+        env,
         service_recipe.default_config,
         service_recipe.default_config_path,
         service_recipe.log_path,

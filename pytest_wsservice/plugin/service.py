@@ -20,6 +20,7 @@ import pytest
 
 from ..errors import ServiceConfigError, ServiceExitedError, ServiceStartError
 from ..service import recipe
+from ..service.command import CommandTemplate
 from .config import CONFIG_HOOKS_MARKER, effective_config, is_ours, marker_hooks
 from .progress import describe_start, waiting_for_service
 from .settings import settings_of
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from ..service.handle import ServiceHandle
     from ..service.recipe import ServiceRecipe, Settings
     from ..service.session import ServiceSession
+    from ..service.tls import TlsFiles
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -131,17 +133,44 @@ def service_port(pytestconfig: pytest.Config, _wsservice_free_port: int | None) 
 
 
 @pytest.fixture(scope="session")
-def service_baseurl(pytestconfig: pytest.Config, service_config: dict[str, Any]) -> URL:
+def service_tls(pytestconfig: pytest.Config, service_tmpdir: Path) -> TlsFiles | None:
+    """With ``--service-tls``, the run's TLS files (in ``service_tmpdir / 'tls'``), else ``None``.
+
+    A ``TlsFiles``: ``cert_chain``, ``private_key``, ``ca_cert`` (a CA made for this run
+    only) and ``client_context()``, an ``ssl.SSLContext`` trusting that CA alone.
+    """
+    from ..service.configless import session_tls
+
+    settings = settings_of(pytestconfig)
+    enabled = settings.service_url is None and settings.require("service-tls").tls
+    return session_tls(enabled, service_tmpdir)
+
+
+def _listener(request: pytest.FixtureRequest, settings: Settings) -> tuple[str, int]:
+    """The default service's host and port: the patched config's listener, or for a
+    configless service ``service_host`` and ``service_port``."""
+    if settings.configless:
+        return request.getfixturevalue("service_host"), request.getfixturevalue("service_port")
+    from ..service.config import listener_address
+
+    return listener_address(request.getfixturevalue("service_config"))
+
+
+@pytest.fixture(scope="session")
+def service_baseurl(request: pytest.FixtureRequest, pytestconfig: pytest.Config, service_tls: TlsFiles | None) -> URL:
     """The service's base URL, a ``yarl.URL`` such as ``http://127.0.0.1:PORT/``.
 
-    Taken from the patched config's listener (or ``--service-url``). Override this to
-    reach it another way.
+    Taken from the patched config's listener (``service_host`` and ``service_port`` for
+    a configless service), or ``--service-url``; ``https`` with ``--service-tls``.
+    Override this to reach it another way.
     """
-    from ..service.config import listener_address
     from ..service.handle import build_base_url
 
-    url = service_url(settings_of(pytestconfig))
-    return url if url is not None else build_base_url(*listener_address(service_config))
+    settings = settings_of(pytestconfig)
+    url = service_url(settings)
+    if url is not None:
+        return url
+    return build_base_url(*_listener(request, settings), scheme="https" if service_tls else "http")
 
 
 @pytest.fixture(scope="session")
@@ -173,15 +202,22 @@ def service_logs_file(pytestconfig: pytest.Config, service_tmpdir: Path) -> Path
 
 
 @pytest.fixture(scope="session")
-def service_command(pytestconfig: pytest.Config, service_config_path_temp: Path) -> list[str]:
-    """The argv that starts the service with the patched config.
+def service_command(
+    request: pytest.FixtureRequest, pytestconfig: pytest.Config, service_tmpdir: Path, service_tls: TlsFiles | None
+) -> list[str]:
+    """The argv that starts the service.
 
-    ``--service-command`` split like a shell would (never run by one), with ``{config}``
-    replaced by the patched config's path, or ``--config PATH`` appended without it.
+    ``--service-command`` split like a shell would (never run by one), with its
+    placeholders (``{host}``, ``{port}``, ``{config}``, ``{tmpdir}``, ``{tls_*}``) replaced;
+    with a static config and no placeholder, ``--config PATH`` is appended.
     Default: ``python -m sample_service --config PATH`` with this interpreter.
-    Override this to build the command in code.
+    Override this to build the command in code (it is then used as it is, and not
+    rendered again when the service moves to another port).
     """
-    return recipe.service_command(settings_of(pytestconfig), service_config_path_temp)
+    settings = settings_of(pytestconfig)
+    path = None if settings.configless else request.getfixturevalue("service_config_path_temp")
+    template = CommandTemplate.for_settings(settings, service_tmpdir, service_tls)
+    return template.render(*_listener(request, settings), path)[0]
 
 
 @pytest.fixture(scope="session")
@@ -204,11 +240,12 @@ def service_stop_timeout() -> float:
 
 @pytest.fixture(scope="session")
 def _wsservice_recipe(
+    request: pytest.FixtureRequest,
     pytestconfig: pytest.Config,
     service_command: list[str],
     service_env: dict[str, str] | None,
-    service_config: dict[str, Any],
-    service_config_path_temp: Path,
+    service_tmpdir: Path,
+    service_tls: TlsFiles | None,
     service_baseurl: URL,
     service_logs_file: Path,
     service_start_timeout: float,
@@ -216,11 +253,21 @@ def _wsservice_recipe(
     _wsservice_free_port: int | None,
 ) -> ServiceRecipe:
     """How the plugin starts the service (its inputs, gathered); internal."""
+    settings = settings_of(pytestconfig)
+    if settings.configless:
+        from ..service.configless import listener_config
+
+        config, config_path = listener_config(*_listener(request, settings)), None
+    else:
+        config = request.getfixturevalue("service_config")
+        config_path = request.getfixturevalue("service_config_path_temp")
     return recipe.make_recipe(
-        settings_of(pytestconfig),
+        settings,
         command=service_command,
-        config=service_config,
-        config_path=service_config_path_temp,
+        config=config,
+        config_path=config_path,
+        template=CommandTemplate.for_settings(settings, service_tmpdir, service_tls),
+        tls=service_tls,
         base_url=service_baseurl,
         log_path=service_logs_file,
         env=service_env,
@@ -324,7 +371,7 @@ def _external_service(request: pytest.FixtureRequest, url: URL, state: PluginSta
 
     if state.external is not None:
         return state.external
-    config = request.getfixturevalue("service_config")
+    settings = settings_of(request.config)
     timeout = request.getfixturevalue("service_start_timeout")
     assert url.host is not None and url.port is not None
     try:
@@ -333,16 +380,34 @@ def _external_service(request: pytest.FixtureRequest, url: URL, state: PluginSta
         raise ServiceStartError(
             f"--service-url {url}: cannot resolve {url.host!r}: {error.strerror or error}."
         ) from None
-    path = ping_path(config) if url.scheme == "http" else None  # the probe speaks no TLS: TCP only
+    path = settings.require("service-ping").ping_path
+    if path is None and not settings.configless:
+        path = ping_path(request.getfixturevalue("service_config"))
     if path is not None:
         path = url.path.rstrip("/") + path
-    probe = Probe(str(address), url.port, path, host_header=f"{url.host}:{url.port}")
+    tls = None
+    if url.scheme == "https":  # trusts what the system trusts (SSL_CERT_FILE names another bundle)
+        import ssl
+
+        tls = ssl.create_default_context()
+    probe = Probe(
+        str(address),
+        url.port,
+        path,
+        host_header=f"{url.host}:{url.port}",
+        tls=tls,
+        server_hostname=url.host,
+        tls_hint="Its certificate must be trusted here: point SSL_CERT_FILE at a PEM file with its CA.",
+    )
     result = wait_until_ready(poll=lambda: None, timeout=timeout, probe=probe)
+    if result.outcome == "refused":
+        origin = settings.origin("service-ping") or "the ping path"
+        fix = f". Fix {origin} {path!r}" if "no such path" in result.detail else ""
+        raise ServiceStartError(f"The service at --service-url {url} {result.detail.rstrip('.')}{fix}.")
     if result.outcome != "ready":
         raise ServiceStartTimeout(
             f"The service at --service-url {url} was not ready within {timeout:g} s; {result.detail}."
         )
-    settings = settings_of(request.config)
     state.external = ServiceHandle(pid=None, host=url.host, port=url.port, base_url=url, log_path=settings.logs_file)
     return state.external
 

@@ -10,6 +10,8 @@ Imports nothing heavy.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ..service.hooks import make_control_secret
@@ -32,9 +34,23 @@ OPTIONS = (
     (
         "service-command",
         "CMD",
-        "how to start the service, split like a shell would but never run by one; {config} is replaced by the"
-        " patched config's path, else --config PATH is appended. Default: the bundled sample service run by "
-        "this Python.",
+        "how to start the service, split like a shell would but never run by one. Placeholders: {host} {port} "
+        "{config} {tmpdir}, with --service-tls {tls_cert} {tls_key} {tls_ca}; {{ }} for braces. With a static config "
+        "and no placeholder, --config PATH is appended; without --service-config the service is configless (no config "
+        "loaded or appended). Default: the bundled sample service run by this Python.",
+    ),
+    ("service-binary", "CMD", "another name for --service-command."),
+    (
+        "service-env",
+        "NAME=VALUE",
+        "add NAME=VALUE to the service's environment (repeatable; in the ini, one per line); the value takes the "
+        "placeholders of --service-command, e.g. PORT={port}.",
+    ),
+    (
+        "service-ping",
+        "PATH",
+        "readiness: GET PATH must answer 2xx (a 404 fails at once); overrides the config's handler-ping. Default: the "
+        "config's handler-ping, else a TCP connect.",
     ),
     (
         "service-port",
@@ -79,14 +95,34 @@ OPTIONS = (
 
 SETTINGS = pytest.StashKey[Settings]()
 
+#: Options that are not a plain "--name VALUE": how they are declared, and their ini type.
+_SPECIAL: dict[str, tuple[dict[str, Any], Any]] = {
+    "service-env": ({"action": "append"}, "linelist"),
+}
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("wsservice", "wsservice: start a WebSocket service from its static config")
     for name, metavar, help_text in OPTIONS:
         dest = name.replace("-", "_")
-        group.addoption(f"--{name}", dest=dest, metavar=metavar, default=None, help=help_text)
+        declare, ini_type = _SPECIAL.get(name, ({}, None))
+        group.addoption(f"--{name}", dest=dest, metavar=metavar, default=None, help=help_text, **declare)
         relative = " Relative paths are relative to the ini file." if metavar in ("PATH", "CMD") else ""
-        parser.addini(dest, f"[wsservice] {help_text}{relative}", default="")
+        if ini_type is None:
+            parser.addini(dest, f"[wsservice] {help_text}{relative}", default="")
+        else:
+            parser.addini(dest, f"[wsservice] {help_text}{relative}", type=ini_type, default=[])
+    group.addoption(
+        "--service-tls",
+        dest="service_tls",
+        action="store_const",
+        const="true",
+        default=None,
+        help="serve and test over TLS: a throwaway CA and certificate (trustme) in the session's temp dir, given to "
+        "the service (server.listener.tls in the config, or {tls_cert} {tls_key} {tls_ca}); https, wss, the probe "
+        "and the clients trust that CA only. Ini: service_tls = true.",
+    )
+    parser.addini("service_tls", "[wsservice] serve and test over TLS (see --service-tls): true or false.", default="")
     group.addoption(
         "--service-runner-mode",
         dest="service_runner_mode",
@@ -100,7 +136,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)  # before the other plugin modules' pytest_configure read it
 def pytest_configure(config: pytest.Config) -> None:
     raw = {}
-    for name, _, _ in OPTIONS:
+    for name in [*(option[0] for option in OPTIONS), "service-tls"]:
         setting = _raw_setting(config, name)
         if setting is not None:
             raw[name] = setting
@@ -138,9 +174,13 @@ def _raw_setting(config: pytest.Config, name: str) -> RawSetting | None:
     """An option as given: the command line wins over the ini file; ``None`` if neither sets it."""
     dest = name.replace("-", "_")
     value = config.getoption(dest)
+    if isinstance(value, list):  # a repeatable option: one entry per line
+        value = "\n".join(value)
     if value is not None:
         return RawSetting(str(value), config.invocation_params.dir, f"--{name}")
     value = config.getini(dest)
+    if isinstance(value, list):
+        value = "\n".join(value)
     if value:
         if config.inipath is not None:
             return RawSetting(str(value), config.inipath.parent, f"{dest} in {config.inipath}")

@@ -15,7 +15,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-__all__ = ["SAMPLE_PACKAGE", "bundled_sample_dir", "sample_command"]
+__all__ = ["SAMPLE_PACKAGE", "bundled_sample_dir", "sample_argv", "sample_command"]
 
 SAMPLE_PACKAGE = "sample_service"
 
@@ -43,14 +43,18 @@ def bundled_sample_dir() -> Path | None:
     return found if (found / "static_config.yaml").is_file() else None
 
 
-def sample_command(config_path: str) -> list[str]:
-    """The argv that starts the bundled sample with ``config_path``, by this Python.
+def sample_argv() -> list[str]:
+    """The argv that starts the bundled sample, by this Python (``--config PATH`` goes after it).
 
     ``python -m sample_service`` when the bundled package cannot be located (it is then
     not installed, and the start reports that).
     """
     directory = bundled_sample_dir()
     if directory is None:
-        return [sys.executable, "-m", SAMPLE_PACKAGE, "--config", config_path]
-    launcher = _LAUNCHER.format(where=str(directory.parent), package=SAMPLE_PACKAGE)
-    return [sys.executable, "-c", launcher, "--config", config_path]
+        return [sys.executable, "-m", SAMPLE_PACKAGE]
+    return [sys.executable, "-c", _LAUNCHER.format(where=str(directory.parent), package=SAMPLE_PACKAGE)]
+
+
+def sample_command(config_path: str) -> list[str]:
+    """The argv that starts the bundled sample with ``config_path``, by this Python."""
+    return [*sample_argv(), "--config", config_path]

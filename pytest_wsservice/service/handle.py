@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from yarl import URL
 
+    from .tls import TlsFiles
+
 __all__ = ["ServiceHandle", "base_text", "build_base_url", "parse_service_url"]
 
 #: What a ``--service-url`` scheme means for the base URL the clients use.
@@ -37,7 +39,9 @@ class ServiceHandle:
             plugin did not start, unless ``--service-logs-file`` names its log.
         config_path: The patched static config it was started with, if any.
         command: The argv it was started with.
-        config: The patched static config it was started with, as a dict, if known.
+        config: The patched static config it was started with, as a dict, if known;
+            ``None`` for a configless service.
+        tls: The run's TLS files when the service serves TLS (``--service-tls``), else ``None``.
     """
 
     pid: int | None
@@ -48,6 +52,7 @@ class ServiceHandle:
     config_path: Path | None = None
     command: tuple[str, ...] = field(default=())
     config: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    tls: TlsFiles | None = field(default=None, repr=False)
 
 
 def build_base_url(host: str, port: int, *, scheme: str = "http", path: str = "/") -> URL:

@@ -1,8 +1,9 @@
 """The readiness signals a starting service can give: ``READY=1`` on a notify socket, and a probe.
 
 - :class:`NotifySocket`: a private ``NOTIFY_SOCKET`` (the sd_notify protocol): no polling lag;
-- :class:`Probe`: ``GET <handler-ping path>`` answering 200, when the config has a ping
-  handler; otherwise a TCP connect to the listener. Polled every few milliseconds at
+- :class:`Probe`: ``GET <ping path>`` answering 2xx (``--service-ping``, else the config's
+  ``handler-ping``); otherwise a TCP connect to the listener; over TLS when asked to, with
+  the handshake verified. Polled every few milliseconds at
   first, backing off to 50 ms, never blocking: :func:`~.startup.wait_until_ready` drives it.
 """
 
@@ -13,6 +14,7 @@ import os
 import selectors
 import shutil
 import socket
+import ssl
 import struct
 import sys
 from collections.abc import Callable
@@ -26,7 +28,10 @@ FIRST_INTERVAL = 0.002
 MAX_INTERVAL = 0.05
 #: One probe attempt (connect, request, status line) may take this long, in seconds.
 ATTEMPT_TIMEOUT = 1.0
-#: Without a pidfd the process is polled this often, in seconds.
+#: A TLS probe gives up (the service speaks no TLS) after this many handshakes the service
+#: closed, spread over at least this many seconds.
+CLOSED_HANDSHAKES = 5
+CLOSED_HANDSHAKES_SECONDS = 0.25
 #: sun_path holds 108 bytes on Linux, 104 on macOS; stay below both.
 _MAX_SOCKET_PATH = 100
 #: struct ucred: pid, uid, gid.
@@ -113,19 +118,31 @@ class NotifySocket:
 
 
 class Probe:
-    """Non-blocking readiness probe: ``GET path`` expecting 200, or a bare TCP connect.
+    """Non-blocking readiness probe: ``GET path`` expecting 2xx, or a bare connect.
 
-    Drive it with :meth:`step` and :meth:`on_event` from a selector loop.
+    Drive it with :meth:`step` and :meth:`on_event` from a selector loop. With ``tls`` every
+    attempt makes a TLS handshake first (a connect without ``path`` is ready once the
+    handshake succeeds), verified against the context's trusted certificates.
+
+    Two answers end the wait at once, because waiting longer cannot change them; they set
+    :attr:`fatal`:
+
+    - the ping path answers 404 (the service is up, and has no such path);
+    - the TLS handshake fails on a certificate or protocol error (the service presents
+      another certificate, or speaks plain HTTP).
 
     Args:
         host: The listener's address, an IP address.
         port: The listener's port.
-        path: The ping handler's path, or ``None`` for a TCP connect.
+        path: The ping handler's path, or ``None`` for a connect (and handshake).
         host_header: The ``Host`` header to send; ``host:port`` by default. Set it when
             ``host`` is an address resolved from a name.
         identify: Called after each successful connect; returns a description of the
             process holding the listener if that is not the service, else ``None``. A
-            foreign listener ends the wait at once (see :func:`wait_until_ready`).
+            foreign listener ends the wait at once (see :func:`~.startup.wait_until_ready`).
+        tls: The client context for ``https``; ``None`` for plain HTTP.
+        server_hostname: The name the certificate must carry; default ``host``.
+        tls_hint: What to check when the TLS handshake fails, appended to :attr:`fatal`.
     """
 
     def __init__(
@@ -136,14 +153,24 @@ class Probe:
         *,
         host_header: str | None = None,
         identify: Callable[[], str | None] | None = None,
+        tls: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        tls_hint: str = "",
     ) -> None:
         self.host = host
         self.port = port
         self.path = path
+        self.tls = tls
+        self._server_hostname = server_hostname or host
+        self._tls_hint = tls_hint
         self._host_header = host_header
         self._identify = identify
         #: Set when ``identify`` said the listener belongs to another process.
         self.foreign: str | None = None
+        #: Set when an answer means that waiting longer cannot help, worded to follow "the
+        #: service": "answered GET /health on 127.0.0.1:8080 with '...404...': it has no such
+        #: path", or "failed the TLS handshake on 127.0.0.1:8080: <why>" (then :attr:`tls_hint`).
+        self.fatal: str | None = None
         self.last_result = "not tried yet"
         self._family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._interval = FIRST_INTERVAL
@@ -151,25 +178,35 @@ class Probe:
         self._attempt_started = 0.0
         self._attempt_deadline = 0.0
         self._sock: socket.socket | None = None
+        self._phase = ""  # "connect", "handshake", "request" or "response" while an attempt runs
+        self._closed_handshakes = 0
+        self._first_closed_handshake = 0.0
         self._buffer = b""
         self._selector: selectors.BaseSelector | None = None
 
+    def netloc(self) -> str:
+        """``host:port``, with IPv6 addresses in brackets."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
     def describe(self) -> str:
         """Say what is probed, for messages."""
-        netloc = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
         if self.path is None:
-            return f"a TCP connect to {netloc}"
-        return f"GET http://{netloc}{self.path} answering 200"
+            if self.tls is not None:
+                return f"a TCP connect and TLS handshake to {self.netloc()}"
+            return f"a TCP connect to {self.netloc()}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"GET {scheme}://{self.netloc()}{self.path} answering 2xx"
 
     def last_attempt(self, now: float) -> str:
         """Say how the last attempt went, or what the one in flight has got so far."""
         if self._sock is None:
             return self.last_result
-        assert self._selector is not None
-        connected = self.path is not None and bool(self._selector.get_key(self._sock).events & selectors.EVENT_READ)
+        connected = self._phase in ("handshake", "request", "response")
         if self.last_result.startswith("answered") or (not connected and self.last_result != "not tried yet"):
             return self.last_result  # says more than an attempt that has not got anywhere yet
         waited = f"no answer within {now - self._attempt_started:.2g} s"
+        if self._phase == "handshake":
+            return f"connected, TLS handshake unfinished: {waited}"
         return f"connected, {waited}" if connected else waited
 
     def next_wakeup(self) -> float:
@@ -183,7 +220,7 @@ class Probe:
             if now >= self._attempt_deadline:
                 self._fail(now, f"no answer within {ATTEMPT_TIMEOUT:g} s")
             return
-        if now < self._next_attempt:
+        if now < self._next_attempt or self.fatal is not None:
             return
         sock = socket.socket(self._family, socket.SOCK_STREAM)
         sock.setblocking(False)
@@ -193,6 +230,7 @@ class Probe:
             self._retry_later(now, os.strerror(code))
             return
         self._sock = sock
+        self._phase = "connect"
         self._buffer = b""
         self._attempt_started = now
         self._attempt_deadline = now + ATTEMPT_TIMEOUT
@@ -200,39 +238,116 @@ class Probe:
 
     def on_event(self, now: float) -> bool:
         """Handle readiness of the probe's socket; return whether the service is ready."""
+        assert self._sock is not None and self._selector is not None
+        if self._phase == "connect":
+            return self._connected(now)
+        if self._phase == "handshake":
+            return self._handshake(now)
+        if self._phase == "request":
+            return self._send_request(now)
+        return self._read_response(now)
+
+    def _connected(self, now: float) -> bool:
         sock = self._sock
         assert sock is not None and self._selector is not None
-        if self._selector.get_key(sock).events & selectors.EVENT_WRITE:
-            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if code:
-                self._fail(now, os.strerror(code))
-                return False
-            if self._identify is not None:
-                self.foreign = self._identify()
-                if self.foreign is not None:
-                    self._close()
-                    self.last_result = f"connected to {self.foreign}"
-                    return False
-            if self.path is None:
+        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            self._fail(now, os.strerror(code))
+            return False
+        if self._identify is not None:
+            self.foreign = self._identify()
+            if self.foreign is not None:
                 self._close()
-                self.last_result = "connected"
-                return True
-            host = f"[{self.host}]" if ":" in self.host else self.host
-            host_header = self._host_header or f"{host}:{self.port}"
-            request = (
-                f"GET {self.path} HTTP/1.1\r\nHost: {host_header}\r\n"
-                "User-Agent: pytest-wsservice\r\nConnection: close\r\n\r\n"
-            )
-            try:
-                sock.send(request.encode("ascii"))  # a few dozen bytes: fits any socket buffer
-            except OSError as error:
-                self._fail(now, error.strerror or str(error))
+                self.last_result = f"connected to {self.foreign}"
                 return False
+        if self.tls is not None:
+            # The wrapped socket is a new object on the same descriptor: register it anew.
+            self._selector.unregister(sock)
+            self._sock = self.tls.wrap_socket(
+                sock, server_hostname=self._server_hostname, do_handshake_on_connect=False
+            )
+            self._selector.register(self._sock, selectors.EVENT_WRITE, self)
+            self._phase = "handshake"
+            return self._handshake(now)
+        if self.path is None:
+            self._close()
+            self.last_result = "connected"
+            return True
+        self._phase = "request"
+        return self._send_request(now)
+
+    def _handshake(self, now: float) -> bool:
+        sock = self._sock
+        assert isinstance(sock, ssl.SSLSocket) and self._selector is not None
+        try:
+            sock.do_handshake()
+        except ssl.SSLWantReadError:
             self._selector.modify(sock, selectors.EVENT_READ, self)
             return False
+        except ssl.SSLWantWriteError:
+            self._selector.modify(sock, selectors.EVENT_WRITE, self)
+            return False
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionError) as error:
+            # A service that is still starting may close a connection; one that does it again
+            # and again for a while speaks something else than TLS (it dropped our ClientHello).
+            self._fail(now, f"the connection was closed during the TLS handshake ({error.__class__.__name__})")
+            self._closed_handshakes += 1
+            self._first_closed_handshake = self._first_closed_handshake or now
+            elapsed = now - self._first_closed_handshake
+            if self._closed_handshakes >= CLOSED_HANDSHAKES and elapsed >= CLOSED_HANDSHAKES_SECONDS:
+                self.fatal = (
+                    f"failed the TLS handshake on {self.netloc()}: the service closed the connection during the "
+                    f"handshake {self._closed_handshakes} times in {elapsed:.1f} s, so it does not seem to speak TLS."
+                ) + (f" {self._tls_hint}" if self._tls_hint else "")
+            return False
+        except ssl.SSLError as error:
+            self._close()
+            reason = _tls_failure(error)
+            self.last_result = f"TLS handshake failed: {reason}"
+            self.fatal = f"failed the TLS handshake on {self.netloc()}: {reason}." + (
+                f" {self._tls_hint}" if self._tls_hint else ""
+            )
+            return False
+        except OSError as error:
+            self._fail(now, f"TLS handshake: {error.strerror or error}")
+            return False
+        if self.path is None:
+            self._close()
+            self.last_result = f"TLS handshake done ({sock.version()})"
+            return True
+        self._phase = "request"
+        return self._send_request(now)
+
+    def _send_request(self, now: float) -> bool:
+        sock = self._sock
+        assert sock is not None and self._selector is not None
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        host_header = self._host_header or f"{host}:{self.port}"
+        request = (
+            f"GET {self.path} HTTP/1.1\r\nHost: {host_header}\r\n"
+            "User-Agent: pytest-wsservice\r\nConnection: close\r\n\r\n"
+        )
+        try:
+            sock.send(request.encode("ascii"))  # a few dozen bytes: fits any socket buffer
+        except ssl.SSLWantWriteError:
+            self._selector.modify(sock, selectors.EVENT_WRITE, self)
+            return False
+        except ssl.SSLWantReadError:
+            self._selector.modify(sock, selectors.EVENT_READ, self)
+            return False
+        except OSError as error:
+            self._fail(now, error.strerror or str(error))
+            return False
+        self._phase = "response"
+        self._selector.modify(sock, selectors.EVENT_READ, self)
+        return False
+
+    def _read_response(self, now: float) -> bool:
+        sock = self._sock
+        assert sock is not None
         try:
             data = sock.recv(4096)
-        except (BlockingIOError, InterruptedError):
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return False
         except OSError as error:
             self._fail(now, error.strerror or str(error))
@@ -245,11 +360,14 @@ class Probe:
             return False
         status_line = self._buffer.split(b"\r\n", 1)[0].decode("latin-1")
         parts = status_line.split(" ", 2)
-        if len(parts) >= 2 and parts[0].startswith("HTTP/") and parts[1] == "200":
+        status = parts[1] if len(parts) >= 2 and parts[0].startswith("HTTP/") else ""
+        if len(status) == 3 and status.startswith("2"):
             self._close()
-            self.last_result = "200"
+            self.last_result = status
             return True
-        self._fail(now, f"answered {status_line!r}")
+        self._fail(now, f"answered {status_line[:200]!r}")
+        if status == "404":
+            self.fatal = f"answered GET {self.path} on {self.netloc()} with {status_line[:200]!r}: it has no such path"
         return False
 
     def _fail(self, now: float, reason: str) -> None:
@@ -267,7 +385,18 @@ class Probe:
                 self._selector.unregister(self._sock)
             self._sock.close()
             self._sock = None
+            self._phase = ""
 
     def close(self) -> None:
         """Abandon any attempt in flight."""
         self._close()
+
+
+def _tls_failure(error: ssl.SSLError) -> str:
+    """Word a failed handshake: what the client saw, in words, then the library's code."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"the service's certificate was not accepted ({error.verify_message or error.reason})"
+    reason = str(getattr(error, "reason", None) or error)
+    if reason in ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE"):
+        return f"the service did not answer in TLS ({reason}): it seems to speak plain HTTP"
+    return reason

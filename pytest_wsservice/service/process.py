@@ -4,10 +4,8 @@
 
     from pytest_wsservice.service.process import ServiceProcess
 
-    with ServiceProcess.start(
-        ["python", "-m", "sample_service", "--config", "patched.yaml"],
-        log_path="service.log", port=8080, ping_path="/ping",
-    ) as service:
+    command = ["python", "-m", "sample_service", "--config", "patched.yaml"]
+    with ServiceProcess.start(command, log_path="service.log", port=8080, ping_path="/ping") as service:
         print(service.handle.base_url)
 
 How the process is run, and why:
@@ -20,9 +18,8 @@ How the process is run, and why:
 - once ready through the HTTP or TCP probe, the listener on the port is checked to belong to
   the service's own session (Linux, ``/proc``), so a probe answered by another process
   (another xdist worker's service) is never taken for this service (:mod:`.startup`);
-- stdout and stderr are appended to one log file; error messages quote its last lines.
-
-How it ended is put in words by :mod:`.exits`.
+- stdout and stderr are appended to one log file; error messages quote its last lines;
+  :mod:`.exits` puts in words how it ended.
 """
 
 from __future__ import annotations
@@ -50,6 +47,7 @@ from .ports import listener_holder
 from .procfs import group_alive, process_session, process_state
 from .spawnerrors import describe_spawn_error
 from .startup import NotifySocket, StartingService
+from .tls import TlsFiles
 
 if TYPE_CHECKING:
     from yarl import URL
@@ -173,16 +171,15 @@ class ServiceProcess:
         guard: OrphanGuard | None = None,
         check_listener: bool = True,
         config: Mapping[str, Any] | None = None,
+        tls: TlsFiles | None = None,
     ) -> ServiceProcess:
         """Spawn the command and wait until the service is ready.
 
         Readiness is whichever comes first: ``READY=1`` on a private ``NOTIFY_SOCKET``
-        (unless ``notify`` is false) sent by a process of the service's session,
-        ``GET ping_path`` answering 200 (if given), or else a TCP connect to
-        ``host:port``. Each time the probe connects, the listener on ``host:port`` must
-        belong to the service's session (see :meth:`foreign_listener`); one of another
-        process fails the start at once. If anything goes wrong the process group is
-        killed before the error is raised: nothing is left running.
+        (unless ``notify`` is false) sent by a process of the service's session, ``GET
+        ping_path`` answering 2xx (if given; a 404 fails at once), else a TCP connect to
+        ``host:port``; with ``tls``, over verified TLS. The listener must belong to the
+        service's session (:meth:`foreign_listener`). On any error the group is killed first.
 
         Args:
             command: The argv, as for :meth:`spawn`.
@@ -199,6 +196,7 @@ class ServiceProcess:
             guard: An :class:`OrphanGuard` that kills the group if this process dies.
             check_listener: Whether to check who holds the listener (see above).
             config: Recorded in :attr:`handle`.
+            tls: The TLS files the service serves with (the probe trusts their CA only).
 
         Raises:
             ServiceStartError: The executable is missing, or the service exited before it
@@ -220,6 +218,7 @@ class ServiceProcess:
             notify=notify,
             guard=guard,
             check_listener=check_listener,
+            tls=tls,
         )
         return starting.wait_ready(timeout, base_url=base_url, config_path=config_path, config=config)
 
@@ -237,6 +236,7 @@ class ServiceProcess:
         notify: bool = True,
         guard: OrphanGuard | None = None,
         check_listener: bool = True,
+        tls: TlsFiles | None = None,
     ) -> StartingService[ServiceProcess]:
         """Spawn the command with its readiness signals in place, and return at once.
 
@@ -267,6 +267,7 @@ class ServiceProcess:
             port=port,
             ping_path=ping_path,
             check_listener=check_listener,
+            tls=tls,
         )
 
     def failure(
@@ -318,17 +319,19 @@ class ServiceProcess:
         base_url: URL | None = None,
         config_path: str | os.PathLike[str] | None = None,
         config: Mapping[str, Any] | None = None,
+        tls: TlsFiles | None = None,
     ) -> ServiceHandle:
         """Record that the service is ready on ``host:port``: builds :attr:`handle`."""
         self._handle = ServiceHandle(
             pid=self.pid,
             host=host,
             port=port,
-            base_url=base_url if base_url is not None else build_base_url(host, port),
+            base_url=base_url or build_base_url(host, port, scheme="https" if tls else "http"),
             log_path=self.log_path,
             config_path=Path(config_path) if config_path is not None else None,
             command=self.command,
             config=config,
+            tls=tls,
         )
         return self._handle
 

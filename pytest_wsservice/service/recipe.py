@@ -9,16 +9,18 @@ Three things live here, and nothing else builds them:
 - :class:`ServiceRecipe`: how to start the service, apart from the config it runs with.
 - :func:`build_recipe`: the default pipeline, step by step::
 
+      session_tls(settings, tmpdir)                    --service-tls: the run's certificate (.configless)
       static_config_path(settings)                     --service-config, else the bundled sample
       load_config_yaml(settings, path)                 the YAML as written
       load_vars(settings, path, yaml)                  --service-config-vars, else config_vars:
-      default_hooks(path, host, port, log_level)       paths, listener, logger
+      default_hooks(path, host, port, level, tls)      paths, listener (and TLS), logger
       build_config(yaml, vars, hooks, path)            hooks, then $vars
       write_service_config(config, tmpdir)             the patched copy
-      service_command(settings, patched_path)          --service-command, else the sample
+      CommandTemplate.for_settings(settings, ...)      --service-command, --service-env (.command)
       logs_file(settings, tmpdir)                      --service-logs-file, else service.log
-      make_recipe(settings, ...)                       the ServiceRecipe
+      make_recipe(settings, ...)                       the ServiceRecipe (+ coverage's env)
 
+  A configless service skips the config steps: its "config" is only the listener.
   Each default fixture of the plugin is one of these steps, so a user can override any
   one of them; the early start (which runs before fixtures exist) calls
   :func:`build_recipe` itself. Both therefore build the same recipe from the same settings.
@@ -36,11 +38,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import ServiceConfigError
+from .command import CommandTemplate, EnvEntry, parse_env_entries, parse_ping, parse_yes_no, placeholder_names
 
 if TYPE_CHECKING:
     from yarl import URL
 
     from .config import ConfigHook
+    from .tls import TlsFiles
 
 __all__ = [
     "DEFAULT_HOST",
@@ -58,7 +62,6 @@ __all__ = [
     "logs_file",
     "make_recipe",
     "parse_settings",
-    "service_command",
     "static_config_path",
 ]
 
@@ -96,7 +99,9 @@ class Settings:
     Attributes:
         config_path: ``--service-config``, or ``None`` for the bundled sample's config.
         config_vars_path: ``--service-config-vars``, or ``None`` for the config's ``config_vars:``.
-        command: ``--service-command`` split into argv (a relative program made absolute), or ``None``.
+        command: ``--service-command``/``--service-binary`` as argv (a relative program made absolute;
+            placeholders kept), or ``None``.
+        env, ping_path, tls: ``--service-env`` (placeholders kept), ``--service-ping``, ``--service-tls``.
         port: ``--service-port`` plus the xdist worker's offset, or ``None`` for a free port.
         start_timeout: ``--service-start-timeout`` in seconds.
         stop_timeout: Seconds between SIGTERM and SIGKILL.
@@ -119,6 +124,9 @@ class Settings:
     config_path: Path | None = None
     config_vars_path: Path | None = None
     command: tuple[str, ...] | None = None
+    env: tuple[EnvEntry, ...] = ()
+    ping_path: str | None = None
+    tls: bool = False
     port: int | None = None
     start_timeout: float = DEFAULT_START_TIMEOUT
     stop_timeout: float = DEFAULT_STOP_TIMEOUT
@@ -146,6 +154,15 @@ class Settings:
     def origin(self, name: str) -> str | None:
         """Where option ``name`` was set (``"--service-port"``), or ``None`` if it is not set."""
         return self.origins.get(name)
+
+    @property
+    def configless(self) -> bool:
+        """No static config: a command without ``{config}``, and no ``--service-config``."""
+        return self.command is not None and self.config_path is None and "config" not in placeholder_names(self.command)
+
+    def command_origin(self) -> str:
+        """Where the command came from, for messages."""
+        return self.origin("service-command") or self.origin("service-binary") or "--service-command"
 
 
 def _number(raw: RawSetting, kind: Callable[[str], float], what: str, minimum: float, maximum: float) -> float:
@@ -220,6 +237,10 @@ def parse_settings(
         "service-config": ("config_path", RawSetting.path),
         "service-config-vars": ("config_vars_path", RawSetting.path),
         "service-command": ("command", _parse_command),
+        "service-binary": ("command", _parse_command),
+        "service-env": ("env", lambda r: tuple(parse_env_entries(r.value.splitlines(), origin=r.origin))),
+        "service-ping": ("ping_path", lambda r: parse_ping(r.value, r.origin)),
+        "service-tls": ("tls", lambda r: parse_yes_no(r.value, r.origin)),
         "service-port": ("port", lambda r: _parse_port(r, worker_id)),
         "service-start-timeout": (
             "start_timeout",
@@ -233,14 +254,16 @@ def parse_settings(
         ),
         "service-url": ("service_url", lambda r: r.value),
     }
+    if "service-command" in raw and "service-binary" in raw:
+        errors["service-command"] = f"{raw['service-binary'].origin} is another name for --service-command: give one."
     for name, setting in raw.items():
-        if name not in parsers:
+        if name not in parsers or name in errors:
             continue
         attribute, parse = parsers[name]
         try:
             values[attribute] = parse(setting)
         except ServiceConfigError as error:
-            errors[name] = str(error)
+            errors["service-command" if name == "service-binary" else name] = str(error)
     return Settings(
         **values,
         early_start=parse_early_start(raw.get("service-early-start")),
@@ -270,11 +293,13 @@ class ServiceRecipe:
         own_port: The port the plugin chose itself and may change, or ``None``.
         port_origin: Says where a fixed port comes from, for messages
             (``"--service-port"``).
+        template: Renders the command and env anew for each start; ``None`` if ``service_command`` is overridden.
+        configless, ping_path, tls: No static config (only the listener); ``--service-ping``; the TLS files.
     """
 
     command: Sequence[str]
     default_config: Mapping[str, Any]
-    default_config_path: Path
+    default_config_path: Path | None
     default_base_url: URL
     directory: Path
     log_path: Path
@@ -283,6 +308,10 @@ class ServiceRecipe:
     stop_timeout: float = DEFAULT_STOP_TIMEOUT
     own_port: int | None = None
     port_origin: str = "the patched config"
+    template: CommandTemplate | None = None
+    configless: bool = False
+    ping_path: str | None = None
+    tls: TlsFiles | None = None
 
 
 # --------------------------------------------------------------------------- the steps
@@ -324,18 +353,23 @@ def load_vars(settings: Settings, path: Path, static: Mapping[str, Any]) -> dict
 
 
 def default_hooks(
-    path: Path, host: str, port: int, log_level: str | None, control_secret: str = ""
+    path: Path,
+    host: str,
+    port: int,
+    log_level: str | None,
+    control_secret: str = "",
+    tls: TlsFiles | None = None,
 ) -> list[ConfigHook]:
-    """The plugin's own config hooks: absolute ``*-path`` values, the listener, the default
-    logger, and (with a ``control_secret``) tests-control turned on with that secret."""
+    """The plugin's own config hooks: absolute ``*-path`` values, the listener (and its TLS
+    files), the default logger, and (with a ``control_secret``) tests-control turned on."""
     from .config import MakePathsAbsolute, PatchDefaultLogger, PatchListener
+    from .configless import PatchListenerTls
     from .hooks import PatchTestsControl
 
-    hooks: list[ConfigHook] = [
-        MakePathsAbsolute(path.parent),
-        PatchListener(host=host, port=port),
-        PatchDefaultLogger(file_path="@stderr", level=log_level),
-    ]
+    hooks: list[ConfigHook] = [MakePathsAbsolute(path.parent), PatchListener(host=host, port=port)]
+    if tls is not None:
+        hooks.append(PatchListenerTls(str(tls.cert_chain), str(tls.private_key)))
+    hooks.append(PatchDefaultLogger(file_path="@stderr", level=log_level))
     if control_secret:
         hooks.append(PatchTestsControl(control_secret))
     return hooks
@@ -353,20 +387,6 @@ def build_config(
     from .config import build_service_config
 
     return build_service_config(static, config_vars, hooks, source=config_source(path))
-
-
-def service_command(settings: Settings, patched_path: Path) -> list[str]:
-    """The argv: ``--service-command`` with ``{config}`` replaced by ``patched_path`` (or
-    ``--config PATH`` appended), else the bundled sample service run by this Python."""
-    config_path = str(patched_path)
-    argv = settings.require("service-command").command
-    if argv is None:
-        from .bundled import sample_command
-
-        return sample_command(config_path)
-    if any("{config}" in arg for arg in argv):
-        return [arg.replace("{config}", config_path) for arg in argv]
-    return [*argv, "--config", config_path]
 
 
 def logs_file(settings: Settings, tmpdir: Path) -> Path:
@@ -387,35 +407,45 @@ def make_recipe(
     *,
     command: Sequence[str],
     config: Mapping[str, Any],
-    config_path: Path,
+    config_path: Path | None,
     base_url: URL,
     log_path: Path,
     env: Mapping[str, str] | None = None,
     start_timeout: float = DEFAULT_START_TIMEOUT,
     stop_timeout: float = DEFAULT_STOP_TIMEOUT,
     own_port: int | None = None,
+    template: CommandTemplate | None = None,
+    tls: TlsFiles | None = None,
 ) -> ServiceRecipe:
     """The :class:`ServiceRecipe` from the last steps' results.
 
     Args:
         own_port: The port the plugin picked itself; kept only if the config listens on it
             (a hook may have fixed another one), so that the session may change it.
+        template: What ``command`` was rendered from; dropped if it does not render ``command``.
     """
     from .config import listener_address
+    from .coverage_env import coverage_env
 
-    port = listener_address(config)[1]
+    host, port = listener_address(config)
+    if template is not None and template.render(host, port, config_path)[0] != list(command):
+        template = None
     return ServiceRecipe(
         command=tuple(command),
         default_config=config,
         default_config_path=config_path,
         default_base_url=base_url,
-        directory=config_path.parent,
+        directory=config_path.parent if config_path is not None else log_path.parent,
         log_path=log_path,
-        env=env,
+        env={**coverage_env(), **(env or {})} or None,
         start_timeout=start_timeout,
         stop_timeout=stop_timeout,
         own_port=own_port if own_port == port else None,
         port_origin=settings.origin("service-port") or "the service_port fixture or a config hook",
+        template=template,
+        configless=config_path is None,
+        ping_path=settings.require("service-ping").ping_path,
+        tls=tls,
     )
 
 
@@ -441,26 +471,33 @@ def build_recipe(
         ServiceConfigError: An option, the config, its vars or a hook is wrong.
     """
     from .config import describe_hook, listener_address, write_service_config
+    from .configless import listener_config, session_tls
     from .handle import build_base_url
     from .ports import free_port
 
-    path = static_config_path(settings)
-    static = load_config_yaml(settings, path)
-    config_vars = load_vars(settings, path, static)
+    tls = session_tls(settings.require("service-tls").tls, tmpdir)
     fixed = settings.require("service-port", "service-log-level").port
     chosen = fixed if fixed is not None else port if port is not None else free_port(host)
-    hooks = [
-        (describe_hook(hook), hook)
-        for hook in default_hooks(path, host, chosen, settings.log_level, settings.control_secret)
-    ]
-    config = build_config(static, config_vars, [*hooks, *extra_hooks], path)
-    patched = write_service_config(config, tmpdir)
+    patched: Path | None = None
+    if settings.configless:
+        config = listener_config(host, chosen)
+    else:
+        path = static_config_path(settings)
+        static = load_config_yaml(settings, path)
+        config_vars = load_vars(settings, path, static)
+        own_hooks = default_hooks(path, host, chosen, settings.log_level, settings.control_secret, tls)
+        hooks = [(describe_hook(hook), hook) for hook in own_hooks]
+        config = build_config(static, config_vars, [*hooks, *extra_hooks], path)
+        patched = write_service_config(config, tmpdir)
+    template = CommandTemplate.for_settings(settings, tmpdir, tls)
     return make_recipe(
         settings,
-        command=service_command(settings, patched),
+        command=template.render(*listener_address(config), patched)[0],
         config=config,
         config_path=patched,
-        base_url=build_base_url(*listener_address(config)),
+        template=template,
+        tls=tls,
+        base_url=build_base_url(*listener_address(config), scheme="https" if tls else "http"),
         log_path=logs_file(settings, tmpdir),
         env=env,
         start_timeout=settings.require("service-start-timeout").start_timeout,

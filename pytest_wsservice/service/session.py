@@ -70,7 +70,7 @@ class EarlyStart:
     command: tuple[str, ...]
     env: Mapping[str, str] | None
     config: Mapping[str, Any]
-    config_path: Path
+    config_path: Path | None
     log_path: Path
     guard: OrphanGuard | None = None
 
@@ -79,7 +79,7 @@ class EarlyStart:
         command: Sequence[str],
         env: Mapping[str, str] | None,
         config: Mapping[str, Any],
-        config_path: Path,
+        config_path: Path | None,
         log_path: Path,
     ) -> bool:
         """Whether a start with these inputs would run exactly this process."""
@@ -333,9 +333,9 @@ class ServiceSession:
             host, port = listener_address(effective)
             own = self._port is not None and port == self._port
             path = self._config_file(effective)
-            command = self._command(path)
+            command, env = self._command(path, host, port)
             early, self._early = self._early, None
-            if early is not None and not early.matches(command, recipe.env, effective, path, recipe.log_path):
+            if early is not None and not early.matches(command, env, effective, path, recipe.log_path):
                 early.discard(recipe.stop_timeout)  # before ours takes its port
                 early = None
             if not own and early is None:
@@ -343,7 +343,8 @@ class ServiceSession:
             if effective is recipe.default_config or (host, port) == listener_address(recipe.default_config):
                 base_url = recipe.default_base_url
             else:
-                base_url = build_base_url(host, port)
+                base_url = build_base_url(host, port, scheme="https" if recipe.tls else "http")
+            recorded = None if recipe.configless else effective  # what the handle shows as its config
             self.starts += 1
             # The full timeout the first time, so that messages name it; what is left after.
             timeout = recipe.start_timeout if self._port == first_port else max(0.001, deadline - time.monotonic())
@@ -351,20 +352,21 @@ class ServiceSession:
                 if early is not None:
                     # Spawned during collection: its deadline counts from then.
                     self.adopted_early = True
-                    process = early.starting.wait_ready(timeout, base_url=base_url, config_path=path, config=effective)
+                    process = early.starting.wait_ready(timeout, base_url=base_url, config_path=path, config=recorded)
                 else:
                     process = ServiceProcess.start(
                         command,
                         log_path=recipe.log_path,
                         host=host,
                         port=port,
-                        ping_path=ping_path(effective),
+                        ping_path=recipe.ping_path or ping_path(effective),
                         config_path=path,
                         base_url=base_url,
-                        env=recipe.env,
+                        env=env,
                         timeout=timeout,
                         guard=self._guard,
-                        config=effective,
+                        config=recorded,
+                        tls=recipe.tls,
                     )
             except ServicePortInUse as error:
                 port_changes += 1
@@ -422,8 +424,10 @@ class ServiceSession:
             holder=pid,
         )
 
-    def _config_file(self, config: Mapping[str, Any]) -> Path:
+    def _config_file(self, config: Mapping[str, Any]) -> Path | None:
         recipe = self.recipe
+        if recipe.default_config_path is None:
+            return None  # a configless service: its "config" is only the listener, never written
         if config is recipe.default_config or config == recipe.default_config:
             return recipe.default_config_path
         for known, path in self._configs:
@@ -434,10 +438,14 @@ class ServiceSession:
         self._configs.append((config, path))
         return path
 
-    def _command(self, path: Path) -> list[str]:
+    def _command(self, path: Path | None, host: str, port: int) -> tuple[list[str], Mapping[str, str] | None]:
+        """The argv and extra environment for a start on ``host:port`` with config ``path``."""
         recipe = self.recipe
-        if path == recipe.default_config_path:
-            return list(recipe.command)
+        if recipe.template is not None:
+            argv, entries = recipe.template.render(host, port, path)
+            return argv, ({**(recipe.env or {}), **entries} or None)
+        if path == recipe.default_config_path or path is None or recipe.default_config_path is None:
+            return list(recipe.command), recipe.env
         default = os.fspath(recipe.default_config_path)
         if not any(default in arg for arg in recipe.command):
             raise ServiceConfigError(
@@ -445,4 +453,4 @@ class ServiceSession:
                 f"{default}, so the plugin cannot start the service with another config ({path}); build "
                 "service_command from service_config_path_temp."
             )
-        return [arg.replace(default, os.fspath(path)) for arg in recipe.command]
+        return [arg.replace(default, os.fspath(path)) for arg in recipe.command], recipe.env

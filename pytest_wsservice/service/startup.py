@@ -29,10 +29,19 @@ from .probe import NotifySocket, Probe
 if TYPE_CHECKING:
     from yarl import URL
 
+    from .tls import TlsFiles
+
 __all__ = ["NotifySocket", "Probe", "ReadinessResult", "SpawnedProcess", "StartingService", "wait_until_ready"]
 
 #: Without a pidfd the process is polled this often, in seconds.
 EXIT_POLL_INTERVAL = 0.005
+
+#: What a failed TLS handshake of a service the plugin started asks the user to check.
+TLS_HINT = (
+    "With --service-tls the service must serve TLS with the certificate the plugin made: "
+    "server.listener.tls.cert and .private-key in the patched config, or {tls_cert} and {tls_key} "
+    "in --service-command or --service-env."
+)
 
 
 @dataclass(frozen=True)
@@ -40,10 +49,12 @@ class ReadinessResult:
     """How waiting ended.
 
     Attributes:
-        outcome: ``"ready"``, ``"exited"``, ``"timeout"`` or ``"foreign"`` (the probe
-            connected to a listener of another process).
+        outcome: ``"ready"``, ``"exited"``, ``"timeout"``, ``"foreign"`` (the probe
+            connected to a listener of another process) or ``"refused"`` (an answer that
+            waiting cannot change: a 404 on the ping path, a failed TLS handshake).
         detail: For ``ready``, which signal won; for ``timeout``, what was probed and the
-            last result of each probe; for ``foreign``, which process holds the listener.
+            last result of each probe; for ``foreign``, which process holds the listener;
+            for ``refused``, what the probe got (:attr:`Probe.fatal`).
         returncode: The exit status for ``exited`` (negative for a signal).
         via: For ``ready``, ``"notify"`` or ``"probe"``.
     """
@@ -93,6 +104,9 @@ def wait_until_ready(
                     return ReadinessResult("exited", "the process exited", returncode)
                 now = time.monotonic()
                 if now >= deadline:
+                    # A READY=1 already waiting counts (an early start may be waited for late).
+                    if notify is not None and notify.received_ready(accept_sender):
+                        return ReadinessResult("ready", f"READY=1 on notify socket {notify.address}", via="notify")
                     return ReadinessResult("timeout", _describe_probes(probe, notify))
                 wakeup = deadline
                 if probe is not None:
@@ -108,6 +122,8 @@ def wait_until_ready(
                             return ReadinessResult("ready", key.data.describe(), via="probe")
                         if key.data.foreign is not None:
                             return ReadinessResult("foreign", key.data.foreign)
+                        if key.data.fatal is not None:
+                            return ReadinessResult("refused", key.data.fatal)
         finally:
             if probe is not None:
                 probe.close()
@@ -157,6 +173,7 @@ class SpawnedProcess(Protocol):
         base_url: URL | None = None,
         config_path: str | os.PathLike[str] | None = None,
         config: Mapping[str, Any] | None = None,
+        tls: TlsFiles | None = None,
     ) -> object: ...
 
 
@@ -180,12 +197,14 @@ class StartingService(Generic[P]):
         port: int,
         ping_path: str | None,
         check_listener: bool,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.process = process
         self.started_at = started_at
         self.host = host
         self.port = port
         self.ping_path = ping_path
+        self.tls = tls
         self._notify = notify
         self._check_listener = check_listener
 
@@ -213,6 +232,8 @@ class StartingService(Generic[P]):
                     port,
                     ping_path,
                     identify=process.identify_listener(host, port) if self._check_listener else None,
+                    tls=self.tls.client_context() if self.tls is not None else None,
+                    tls_hint=TLS_HINT,
                 ),
                 notify=notify_socket,
                 exit_fd=process.pidfd,
@@ -243,7 +264,10 @@ class StartingService(Generic[P]):
                     port=port,
                     holder=process.foreign_holder,
                 )
-            process.mark_ready(host, port, base_url, config_path, config)
+            if result.outcome == "refused":
+                process.kill()
+                raise process.failure(ServiceStartError, self._refusal(result.detail))
+            process.mark_ready(host, port, base_url, config_path, config, tls=self.tls)
             return process
         except BaseException:
             # Whatever happened (an error, Ctrl-C), leave nothing running.
@@ -252,6 +276,16 @@ class StartingService(Generic[P]):
         finally:
             if notify_socket is not None:
                 notify_socket.close()
+
+    def _refusal(self, detail: str) -> str:
+        """What the service answered that waiting cannot change, and what to fix."""
+        path = self.ping_path
+        if not detail.startswith("answered") or path is None:
+            return detail.rstrip(".")
+        return (
+            f"{detail}. Fix the ping path {path!r} (--service-ping, else the config's handler-ping.path), "
+            f"or serve GET {path} with a 2xx status"
+        )
 
     def abandon(self, grace: float = 5.0) -> None:
         """Stop the process group (SIGTERM, then SIGKILL after ``grace`` s) and close the socket."""

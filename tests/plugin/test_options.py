@@ -80,8 +80,9 @@ OPTION_CASES = {
     "service-command": (
         "./bin/service --flag",
         """
-        def test_it(service_command, service_config_path_temp):
-            assert service_command == ["{base}/bin/service", "--flag", "--config", str(service_config_path_temp)]
+        def test_it(service_command):
+            # No --service-config and no {config}: a configless service, nothing appended.
+            assert service_command == ["{base}/bin/service", "--flag"]
         """,
     ),
     "service-port": (

@@ -207,7 +207,7 @@ def test_up_but_never_ready_fails_at_the_deadline(tmp_path, sample_dir, scaled, 
     }[case]
     assert fnmatch.fnmatch(
         str(excinfo.value),
-        f"* was not ready within 1 s; probed GET http://127.0.0.1:{port}/ping answering 200 (last attempt: {last}) *",
+        f"* was not ready within 1 s; probed GET http://127.0.0.1:{port}/ping answering 2xx (last attempt: {last}) *",
     ), str(excinfo.value)
     with pytest.raises(OSError):  # nothing listens any more: the process is gone
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -298,7 +298,7 @@ def test_probe_answered_by_another_process_on_a_fixed_port_is_an_error(project, 
     result.stdout.fnmatch_lines(
         [
             f"pytest_wsservice.errors.ServicePortInUse: The service (pid *, command: *stand_in.py *) is not what "
-            f"listens on port {port}: the probe (GET http://127.0.0.1:{port}/ping answering 200) connected to a "
+            f"listens on port {port}: the probe (GET http://127.0.0.1:{port}/ping answering 2xx) connected to a "
             f"listening socket of pid {squatter} (*squatter.py {port}), outside the service's session.",
             "Last 1 line of its log *",
             "up, but not listening myself",

@@ -8,6 +8,7 @@ import pytest
 
 from pytest_wsservice.errors import ServiceConfigError
 from pytest_wsservice.service.bundled import sample_command
+from pytest_wsservice.service.command import CommandTemplate
 from pytest_wsservice.service.config import listener_address
 from pytest_wsservice.service.recipe import (
     DEFAULT_START_TIMEOUT,
@@ -16,8 +17,12 @@ from pytest_wsservice.service.recipe import (
     build_recipe,
     logs_file,
     parse_settings,
-    service_command,
 )
+
+
+def service_command(settings: Settings, patched: Path) -> list[str]:
+    """The argv for a static config at ``patched`` (placeholders rendered for port 0)."""
+    return CommandTemplate.for_settings(settings, patched.parent, None).render("127.0.0.1", 0, patched)[0]
 
 
 def raw(value: str, origin: str = "--x", base_dir: Path = Path("/base")) -> RawSetting:
