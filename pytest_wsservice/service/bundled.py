@@ -15,7 +15,9 @@ import importlib.util
 import sys
 from pathlib import Path
 
-__all__ = ["SAMPLE_PACKAGE", "bundled_sample_dir", "sample_argv", "sample_command"]
+from ..errors import ServiceConfigError
+
+__all__ = ["SAMPLE_PACKAGE", "bundled_sample_dir", "bundled_static_config", "sample_argv", "sample_command"]
 
 SAMPLE_PACKAGE = "sample_service"
 
@@ -41,6 +43,21 @@ def bundled_sample_dir() -> Path | None:
         return None
     found = Path(next(iter(spec.submodule_search_locations)))
     return found if (found / "static_config.yaml").is_file() else None
+
+
+def bundled_static_config() -> Path:
+    """The bundled sample's ``static_config.yaml``, the plugin's default config.
+
+    Raises:
+        ServiceConfigError: The bundled sample is not installed.
+    """
+    directory = bundled_sample_dir()
+    if directory is None:
+        raise ServiceConfigError(
+            "no static config given: pass --service-config PATH (or set service_config in the ini file); "
+            "the bundled sample_service, the default, is not installed."
+        )
+    return directory / "static_config.yaml"
 
 
 def sample_argv() -> list[str]:

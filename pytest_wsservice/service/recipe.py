@@ -20,13 +20,11 @@ Three things live here, and nothing else builds them:
       logs_file(settings, tmpdir)                      --service-logs-file, else service.log
       make_recipe(settings, ...)                       the ServiceRecipe (+ coverage's env)
 
-  A configless service skips the config steps: its "config" is only the listener.
-  Each default fixture of the plugin is one of these steps, so a user can override any
-  one of them; the early start (which runs before fixtures exist) calls
-  :func:`build_recipe` itself. Both therefore build the same recipe from the same settings.
+  A configless service skips the config steps (its "config" is only the listener). Each
+  default fixture is one step, so a user can override any; the early start calls
+  :func:`build_recipe`: both build the same recipe from the same settings.
 
-Nothing here imports pytest; PyYAML, yarl and even socket are imported only by the steps that need them,
-so parsing the options at pytest start costs next to nothing.
+No pytest here; PyYAML, yarl and socket are imported only by the steps that need them.
 """
 
 from __future__ import annotations
@@ -319,17 +317,9 @@ class ServiceRecipe:
 
 def static_config_path(settings: Settings) -> Path:
     """The static config's path: ``--service-config``, else the bundled sample service's."""
-    if settings.config_path is not None:
-        return settings.config_path
-    from .bundled import bundled_sample_dir
+    from .bundled import bundled_static_config
 
-    directory = bundled_sample_dir()
-    if directory is None:
-        raise ServiceConfigError(
-            "no static config given: pass --service-config PATH (or set service_config in the ini file); "
-            "the bundled sample_service, the default, is not installed."
-        )
-    return directory / "static_config.yaml"
+    return settings.config_path if settings.config_path is not None else bundled_static_config()
 
 
 def load_config_yaml(settings: Settings, path: Path) -> dict[str, Any]:

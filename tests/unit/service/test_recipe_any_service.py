@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from pytest_wsservice.errors import ServiceConfigError
+from pytest_wsservice.service.bundled import sample_command
 from pytest_wsservice.service.recipe import RawSetting, build_recipe, parse_settings
 
 
@@ -48,7 +48,7 @@ def test_a_command_naming_config_keeps_the_default_static_config(tmp_path):
 
 def test_the_default_sample_command_gets_config_appended(tmp_path):
     recipe = build_recipe(_settings(tmp_path), tmpdir=tmp_path, port=41002)
-    assert list(recipe.command) == [sys.executable, "-m", "sample_service", "--config", str(recipe.default_config_path)]
+    assert list(recipe.command) == sample_command(str(recipe.default_config_path))
 
 
 def test_service_ping_is_kept_in_the_recipe(tmp_path):
