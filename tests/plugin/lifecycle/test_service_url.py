@@ -29,7 +29,7 @@ async def test_ping(service_client, service_handle):
     response = await service_client.get('/ping')
     assert response.status == 200
     assert service_handle.pid is None and service_handle.log_path is None
-    services = [p.pid for p in psutil.Process().children(recursive=True) if 'sample_service' in p.cmdline()]
+    services = [p.pid for p in psutil.Process().children(recursive=True) if any('sample_service' in arg for arg in p.cmdline())]
     assert set(services) == {expected}  # only the ones already running: nothing was started
 
 @pytest.mark.wsservice_config_hooks(grow, grow)
@@ -65,7 +65,9 @@ def test_service_url_tests_the_running_service(project, running_service, scheme)
     before = log.read_text().count("connection opened")
     import psutil
 
-    running = {p.pid for p in psutil.Process().children(recursive=True) if "sample_service" in p.cmdline()}
+    running = {
+        p.pid for p in psutil.Process().children(recursive=True) if any("sample_service" in arg for arg in p.cmdline())
+    }
     assert running_service.pid in running
     project.makepyfile(USER_TESTS.replace("{expected}", repr(running)))
     result = project.runpytest_inprocess("-p", "no:xdist", f"--service-url={url}", "-rs")
