@@ -48,6 +48,7 @@ pytest_plugins = [
     "pytest_wsservice.plugin.asyncio_marking",
     "pytest_wsservice.plugin.reporting",
     "pytest_wsservice.plugin.runner_mode",
+    "pytest_wsservice.plugin.asyncio_hint",
 ]
 
 
