@@ -11,14 +11,34 @@ them: no asyncio marker, ``websockets`` exceptions.
 
 Needs, besides main: the plugin leaving the unresolved ``$mockserver/testpoint`` as written
 (branch h13b), and the client taking a message in thousands of fragments (branch expect;
-``test_50000_bytes_in_5000_fragments``).
+``test_50000_bytes_in_5000_fragments``). Until both are merged the test is an expected
+failure (strict: it must fail while either is missing); :func:`missing_branches` checks
+each by a public behaviour of its branch. Drop the marker once both are in main.
 """
 
 from __future__ import annotations
 
 import pytest
+import websockets.exceptions
 
+from pytest_wsservice.errors import ServiceConfigError, WebSocketHandshakeError
+from pytest_wsservice.service.config import resolve_config_vars
 from tests.plugin.plugin_helpers import BASE_INI
+
+
+def missing_branches() -> list[str]:
+    """The branches this test needs that are not merged yet, by what each one changes."""
+    missing = []
+    try:
+        resolve_config_vars({"testpoint-url": "$mockserver/testpoint"}, {})
+    except ServiceConfigError:
+        missing.append("h13b (an unresolved $var is left as written)")
+    if not issubclass(WebSocketHandshakeError, websockets.exceptions.InvalidStatus):
+        missing.append("expect (a message in any number of fragments)")
+    return missing
+
+
+MISSING = missing_branches()
 
 #: The static config: userver's core functional-test layout, in our own words.
 USERVER_SHAPED_CONFIG = """\
@@ -74,7 +94,7 @@ INNER_TESTS = r"""
 import asyncio
 
 import pytest
-import websockets
+import websockets.exceptions
 
 
 async def test_echo(websocket_client):
@@ -163,6 +183,7 @@ async def test_no_ping_handler_and_tests_control_on_tests_action(service_client,
 """
 
 
+@pytest.mark.xfail(bool(MISSING), reason=f"needs branches {', '.join(MISSING)}", strict=True)
 def test_userver_shaped_config_passes_what_userver_checks(pytester: pytest.Pytester) -> None:
     """The sample, started from a userver-shaped config without a ping handler, passes echo, server close (1001),
     ping, 200 and 50,000 bytes in 10-byte fragments, 1000 messages, too big (1009), duplex binary replies and two
