@@ -17,7 +17,12 @@ forms keep working for one release and say so with a :class:`DeprecationWarning`
   ``text()``) and awaited;
 - ``response.json()`` returns the parsed value; when it is an object, array, string or
   number, the value can also be awaited (the old ``await response.json()``). A body of
-  JSON ``null``, ``true`` or ``false`` cannot: await-free ``response.json()`` reads those;
+  JSON ``null``, ``true`` or ``false`` cannot: await-free ``response.json()`` reads those.
+  For this release the top-level value is an instance of a subclass of ``dict``, ``list``,
+  ``str``, ``int`` or ``float`` that adds ``__await__``: it compares, indexes and
+  serialises to JSON like the plain value, but ``type(value) is dict`` is false and PyYAML's
+  ``safe_dump`` refuses it; ``dict(value)`` gives the plain one. Awaiting it returns the
+  plain value;
 - ``response.read()`` returns the body bytes, awaitable.
 
 Nothing here does I/O: the client reads the whole body before it hands the response out.
