@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .clients.http import ServiceClient
     from .clients.logcapture import LogCapture, LogLine
     from .clients.opening import WebSocketOpening
+    from .clients.response import ServiceResponse
     from .clients.tests_control import DynamicConfig
     from .clients.websocket import WebSocketClient, WebSocketConnection
     from .errors import WebSocketHandshakeError
@@ -54,6 +55,7 @@ pytest_plugins = [
     "pytest_wsservice.plugin.runner_mode",
     "pytest_wsservice.plugin.scaling",
     "pytest_wsservice.plugin.xdist_worker",
+    "pytest_wsservice.plugin.asyncio_hint",
 ]
 
 
@@ -82,6 +84,7 @@ __all__ = [
     "ServicePortInUse",
     "ServiceProcess",
     "ServiceRequestTimeout",
+    "ServiceResponse",
     "ServiceStartError",
     "ServiceStartTimeout",
     "WebSocketClient",
@@ -102,6 +105,7 @@ _LAZY_NAMES = {
     "ServiceClient": ".clients.http",
     "ServiceHandle": ".service.handle",
     "ServiceProcess": ".service.process",
+    "ServiceResponse": ".clients.response",
     "WebSocketOpening": ".clients.opening",
     "WebSocketHandshakeError": ".errors",  # a websockets InvalidStatus, so defined on first use
     "WebSocketClient": ".clients.websocket",

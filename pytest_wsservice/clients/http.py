@@ -4,7 +4,12 @@
 
     async def test_ping(service_client):
         response = await service_client.get('/ping')
-        assert response.status == 200
+        assert response.status_code == 200
+        assert response.text == ''
+
+Responses have the shape of pytest_userver's (testsuite's): ``.status_code`` (and
+``.status``), ``.text`` (a str), ``.content`` (bytes), ``.headers`` and ``.json()``, the
+body already read (:class:`~pytest_wsservice.clients.response.ServiceResponse`).
 
 Each request runs in a short-lived :class:`aiohttp.ClientSession` of its own, created
 inside the event loop that runs the test and closed before the call returns. So a
@@ -26,6 +31,7 @@ import aiohttp
 
 from ..errors import ServiceControlError, ServiceRequestTimeout, seconds_text
 from ..service.handle import base_text
+from .response import ServiceResponse
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -48,28 +54,15 @@ class ControlEndpoint(Protocol):
     async def request(self, body: Mapping[str, Any], *, what: str) -> dict[str, Any]: ...
 
 
-class _ReadResponse(aiohttp.ClientResponse):
-    """aiohttp's response, whose ``read()`` still works after the request returned.
-
-    aiohttp refuses ``read()`` once the connection is released, although ``text()`` and
-    ``json()`` go on serving the body they kept; a test harness hands responses out after
-    the session closed, so ``read()`` serves the kept body too.
-    """
-
-    async def read(self) -> bytes:
-        if self._body is not None:
-            return self._body
-        return await super().read()
-
-
 class ServiceClient:
     """Sends HTTP requests to the service under test.
 
-    The methods are coroutines that return aiohttp's
-    :class:`~aiohttp.ClientResponse` with its body already read: ``response.status``
-    and ``response.headers`` are there, and ``await response.text()``,
-    ``await response.json()`` and ``await response.read()`` work after the call
-    returned.
+    The methods are coroutines that return a
+    :class:`~pytest_wsservice.clients.response.ServiceResponse`, testsuite's shape, with
+    its body already read: ``response.status_code`` (or ``.status``), ``response.text``
+    (a str), ``response.content`` (bytes), ``response.headers`` and ``response.json()``.
+    The older ``await response.text()``, ``await response.json()`` and
+    ``await response.read()`` still work in this release, with a DeprecationWarning.
 
     Proxy environment variables (``HTTP_PROXY`` and friends) and ``.netrc`` are
     ignored (``trust_env=False``): the service is on this machine.
@@ -115,7 +108,7 @@ class ServiceClient:
 
     async def request(
         self, method: str, path: str, *, timeout: float | None = None, via: TcpGate | None = None, **kwargs: Any
-    ) -> aiohttp.ClientResponse:
+    ) -> ServiceResponse:
         """Send one HTTP request to the service and read the whole response.
 
         Args:
@@ -131,7 +124,7 @@ class ServiceClient:
                 ``headers``, ``json``, ``data``, ``allow_redirects`` and so on.
 
         Returns:
-            The response, body already read.
+            The response, body already read: ``.status_code``, ``.text``, ``.json()``...
 
         Raises:
             ServiceRequestTimeout: No complete response came within the deadline (a
@@ -149,12 +142,10 @@ class ServiceClient:
                 aiohttp.ClientSession(
                     timeout=aiohttp.ClientTimeout(total=seconds),
                     trust_env=False,
-                    response_class=_ReadResponse,
                 ) as session,
                 session.request(method, url, **({"ssl": self.ssl, **kwargs} if self.ssl else kwargs)) as response,
             ):
-                await response.read()
-                return response
+                return ServiceResponse(response, await response.read())
         except asyncio.TimeoutError:
             # aiohttp's own timeout errors derive from asyncio.TimeoutError too.
             origin = "the service_client default" if timeout is None else "the timeout= of this call"
@@ -164,31 +155,31 @@ class ServiceClient:
                 f"it handles this path, or pass a larger timeout= if it is just slow."
             ) from None
 
-    async def get(self, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+    async def get(self, path: str, **kwargs: Any) -> ServiceResponse:
         """Send a GET request; the arguments are those of :meth:`request`."""
         return await self.request("GET", path, **kwargs)
 
-    async def post(self, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+    async def post(self, path: str, **kwargs: Any) -> ServiceResponse:
         """Send a POST request; the arguments are those of :meth:`request`."""
         return await self.request("POST", path, **kwargs)
 
-    async def put(self, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+    async def put(self, path: str, **kwargs: Any) -> ServiceResponse:
         """Send a PUT request; the arguments are those of :meth:`request`."""
         return await self.request("PUT", path, **kwargs)
 
-    async def patch(self, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+    async def patch(self, path: str, **kwargs: Any) -> ServiceResponse:
         """Send a PATCH request; the arguments are those of :meth:`request`."""
         return await self.request("PATCH", path, **kwargs)
 
-    async def delete(self, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+    async def delete(self, path: str, **kwargs: Any) -> ServiceResponse:
         """Send a DELETE request; the arguments are those of :meth:`request`."""
         return await self.request("DELETE", path, **kwargs)
 
-    async def head(self, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+    async def head(self, path: str, **kwargs: Any) -> ServiceResponse:
         """Send a HEAD request; the arguments are those of :meth:`request`."""
         return await self.request("HEAD", path, **kwargs)
 
-    async def options(self, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+    async def options(self, path: str, **kwargs: Any) -> ServiceResponse:
         """Send an OPTIONS request; the arguments are those of :meth:`request`."""
         return await self.request("OPTIONS", path, **kwargs)
 

@@ -22,7 +22,7 @@ hands to a test. Nothing here imports aiohttp until an async request is sent.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from ..service.handle import ServiceHandle
 
-__all__ = ["COMPONENT", "DynamicConfig", "TestsControl"]
+__all__ = ["COMPONENT", "Applied", "DynamicConfig", "TestsControl"]
 
 #: The component's name in ``components_manager.components``.
 COMPONENT = "tests-control"
@@ -199,8 +199,7 @@ class TestsControl:
         self.require(what)
         client = ServiceClient(self.base_url, timeout=self.timeout, ssl=self.ssl)
         response = await client.post(self.path or "", json=dict(body), headers=self.headers)
-        # text(), not read(): aiohttp's read() fails once the response is released.
-        return self._values(response.status, (await response.text()).encode(), what)
+        return self._values(response.status, response.content, what)
 
     def request_blocking(self, body: Mapping[str, Any], *, what: str) -> dict[str, Any]:
         """POST ``body`` and wait for the answer, blocking; for sync code outside an event loop.
@@ -275,13 +274,27 @@ class TestsControl:
         return f"<TestsControl {self.url if self.path else 'missing: ' + self.problem}>"
 
 
+class Applied:
+    """What :meth:`DynamicConfig.set_values` returns: nothing to use, but awaitable, so that the
+    older ``await dynamic_config.set_values(...)`` keeps working (the values are set already)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return None
+        yield  # a generator: makes this awaitable
+
+    def __repr__(self) -> str:
+        return "<dynamic config values applied>"
+
+
 class DynamicConfig:
     """The service's dynamic config, for one test: what the ``dynamic_config`` fixture returns.
 
     ::
 
         async def test_prefix(dynamic_config, websocket_client):
-            await dynamic_config.set_values({'WEBSOCKET_ECHO_PREFIX': '> '})
+            dynamic_config.set_values({'WEBSOCKET_ECHO_PREFIX': '> '})
             assert dynamic_config.get('WEBSOCKET_ECHO_PREFIX') == '> '
             async with websocket_client.get('chat') as chat:
                 await chat.send('hi')
@@ -336,8 +349,14 @@ class DynamicConfig:
     def __contains__(self, name: object) -> bool:
         return name in self._values
 
-    async def set_values(self, values: Mapping[str, Any]) -> None:
+    def set_values(self, values: Mapping[str, Any]) -> Applied:
         """Change some values in the running service; they are in effect when this returns.
+
+        Sync, as in pytest_userver: ``dynamic_config.set_values({...})``. The request is sent
+        at once, blocking, with the client's deadline (the service runs in its own process,
+        so a short blocking request on loopback is safe inside a test's event loop). The
+        result can also be awaited, so ``await dynamic_config.set_values({...})``, this
+        plugin's older form, works the same.
 
         Only the names given change. The service checks the names and JSON types and
         applies all or none of them.
@@ -350,18 +369,19 @@ class DynamicConfig:
                 wrong type: the message says which) or tests-control is missing.
             TypeError: ``values`` is not a mapping of names to JSON values.
         """
-        body = self._body(values, "dynamic_config.set_values()")
-        if body is None:
-            return
-        self._changed = True  # before sending: a request cut short may still have applied
-        self._values = await self._control.request(body, what=f"setting {', '.join(values)}")
+        self.apply_blocking(values, what="dynamic_config.set_values()")
+        return Applied()
+
+    def set(self, **values: Any) -> Applied:
+        """``set_values`` by keyword: ``dynamic_config.set(WEBSOCKET_ECHO_PREFIX='> ')``, as in pytest_userver."""
+        return self.set_values(values)
 
     def apply_blocking(self, values: Mapping[str, Any], *, what: str) -> None:
-        """Like :meth:`set_values`, blocking: for sync fixtures (the ``config`` marker)."""
+        """Set ``values`` (blocking); ``what`` names the caller in messages (the ``config`` marker)."""
         body = self._body(values, what)
         if body is None:
             return
-        self._changed = True
+        self._changed = True  # before sending: a request cut short may still have applied
         self._values = self._control.request_blocking(body, what=f"setting {', '.join(values)} for {what}")
 
     def restore(self) -> None:

@@ -5,8 +5,9 @@ The fixtures are the first steps of the default recipe
 overridden: ``service_config_path`` -> ``service_config_yaml`` -> ``service_config_vars``
 -> ``service_config_hooks`` -> ``service_config`` -> ``service_config_path_temp``.
 
-Hooks come from ``service_config_hooks``, from ``WSSERVICE_CONFIG_HOOKS`` lists in
-conftests and plugin modules (collected in load order by :class:`ConfigHookRegistry`),
+Hooks come from ``service_config_hooks``, from ``WSSERVICE_CONFIG_HOOKS`` lists (and
+pytest_userver's ``USERVER_CONFIG_HOOKS``, taken the same way) in conftests and plugin
+modules (collected in load order by :class:`ConfigHookRegistry`),
 and from the ``wsservice_config_hooks`` marker; :func:`resolve_hook` turns an entry (a
 callable or a fixture name) into a described callable or a clear error. The hooks
 themselves live in :mod:`pytest_wsservice.service.config`.
@@ -33,24 +34,39 @@ if TYPE_CHECKING:
 CONFIG_HOOKS_MARKER = "wsservice_config_hooks"
 
 
+#: The module-level lists of config hooks the registry collects, in this order within a module:
+#: this plugin's name, and pytest_userver's, so that a userver conftest moves unchanged.
+HOOK_LISTS = ("WSSERVICE_CONFIG_HOOKS", "USERVER_CONFIG_HOOKS")
+
+
 class ConfigHookRegistry:
-    """Collects ``WSSERVICE_CONFIG_HOOKS`` from every conftest and plugin module, in load order."""
+    """Collects ``WSSERVICE_CONFIG_HOOKS`` and ``USERVER_CONFIG_HOOKS`` from every conftest and
+    plugin module, in load order.
+
+    Each entry is ``(where, hook)``, ``where`` naming the list and its module for messages:
+    ``"USERVER_CONFIG_HOOKS in /path/conftest.py"``. A module that binds both names to the
+    same list contributes it once.
+    """
 
     def __init__(self) -> None:
         self.entries: list[tuple[str, Any]] = []
 
     def pytest_plugin_registered(self, plugin: object, plugin_name: str) -> None:
-        try:
-            hooks = getattr(plugin, "WSSERVICE_CONFIG_HOOKS", None)
-        except Exception:  # a plugin object with an unusual __getattr__ holds no hooks of ours
-            return
-        if hooks is None:
-            return
         source = getattr(plugin, "__file__", None) or plugin_name
-        if isinstance(hooks, (str, bytes)) or not isinstance(hooks, (list, tuple)):
-            self.entries.append((source, NotAList(hooks)))
-            return
-        self.entries.extend((source, hook) for hook in hooks)
+        seen: list[Any] = []
+        for name in HOOK_LISTS:
+            try:
+                hooks = getattr(plugin, name, None)
+            except Exception:  # a plugin object with an unusual __getattr__ holds no hooks of ours
+                return
+            if hooks is None or any(hooks is other for other in seen):
+                continue
+            seen.append(hooks)
+            where = f"{name} in {source}"
+            if isinstance(hooks, (str, bytes)) or not isinstance(hooks, (list, tuple)):
+                self.entries.append((where, NotAList(hooks)))
+                continue
+            self.entries.extend((where, hook) for hook in hooks)
 
 
 class NotAList:
@@ -68,10 +84,14 @@ REGISTRY = pytest.StashKey[ConfigHookRegistry]()
 def resolve_hook(
     request: pytest.FixtureRequest | None, source: str | None, hook: Any, where: str = ""
 ) -> tuple[str, Any]:
-    """Turn a hook entry into ``(description, callable)``; a fixture name needs ``request``."""
+    """Turn a hook entry into ``(description, callable)``; a fixture name needs ``request``.
+
+    ``source`` is where the entry comes from, as the registry words it
+    (``"WSSERVICE_CONFIG_HOOKS in /path/conftest.py"``), or ``None`` for ``service_config_hooks``.
+    """
     from ..service.config import describe_hook
 
-    where = where or (f"WSSERVICE_CONFIG_HOOKS in {source}" if source else "service_config_hooks")
+    where = where or source or "service_config_hooks"
     if isinstance(hook, NotAList):
         raise ServiceConfigError(
             f"{where} is a {type(hook.value).__name__}; it should be a list of hooks (callables or fixture names)."

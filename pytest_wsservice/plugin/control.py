@@ -81,7 +81,7 @@ def dynamic_config(
     service_config_path: Path,
     service_client_timeout: float,
 ) -> Iterator[DynamicConfig]:
-    """The service's dynamic config for this test: ``get(name)``, ``await set_values({...})``.
+    """The service's dynamic config for this test: ``get(name)``, ``set_values({...})``.
 
     Function scope, sync. The test's ``@pytest.mark.config(NAME=value)`` values are set
     before it starts; whatever the test or the marker changed is put back after it, also
