@@ -285,8 +285,10 @@ def _wsservice_services(pytestconfig: pytest.Config) -> Iterator[PluginState]:
     """Stops the session's services at its end and reports what went wrong; internal."""
     state = pytestconfig.stash[STATE]
     yield state
-    # Not under xdist: a worker's late report would not reach the controller.
-    if settings_of(pytestconfig).worker_id is None and state.begin_close():
+    # Not under xdist: a worker's late report would not reach the controller. Not with
+    # pytest-cov: the service writes its coverage data as it exits, before the report.
+    measuring = pytestconfig.pluginmanager.has_plugin("_cov") and bool(getattr(pytestconfig.option, "cov_source", None))
+    if settings_of(pytestconfig).worker_id is None and not measuring and state.begin_close():
         return  # SIGTERM sent: pytest reports while the service exits; pytest_unconfigure collects it
     problems = state.close(recipe.DEFAULT_STOP_TIMEOUT)
     if len(problems) == 1:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,17 @@ from tests.examples.example_envs import InstallError, node_modules, starlette_si
 
 
 def _cache_root(config: pytest.Config) -> Path:
-    assert config.cache is not None, "the cacheprovider plugin is needed (do not run with -p no:cacheprovider)"
-    return Path(config.cache.mkdir("wsservice-examples"))
+    """pytest's cache dir; without the cacheprovider (-p no:cacheprovider), a per-user temp dir.
+
+    Either way the installs are built under a file lock and renamed into place, so xdist
+    workers sharing the directory are safe.
+    """
+    cache = getattr(config, "cache", None)  # set by the cacheprovider plugin
+    if cache is not None:
+        return Path(cache.mkdir("wsservice-examples"))
+    root = Path(tempfile.gettempdir()) / f"wsservice-examples-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    return root
 
 
 @pytest.fixture(scope="session")
