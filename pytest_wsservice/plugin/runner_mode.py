@@ -95,6 +95,8 @@ def _service_urls(handle: ServiceHandle, config: Mapping[str, Any]) -> list[tupl
         url = handle.base_url.join(URL(path.lstrip("/")))
         if "websocket" in str(name):
             urls.append(("WebSocket", str(url.with_scheme("wss" if url.scheme == "https" else "ws"))))
+        elif name == "handler-chat-page":
+            urls.append(("Page", f"{url} (a chat page: open it in a browser)"))
         else:
             urls.append(("HTTP", str(url)))
     return urls

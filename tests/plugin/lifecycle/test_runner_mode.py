@@ -46,6 +46,10 @@ def test_runner_mode_serves_until_ctrl_c(pytester, scaled):
         pid = int(re.search(r"the service is running \(pid (\d+)\)", banner).group(1))
         base_url = re.search(r"^  base URL:  (http://127\.0\.0\.1:\d+/)$", banner, re.M).group(1)
         chat_url = re.search(r"^  WebSocket: (ws://127\.0\.0\.1:\d+/chat)$", banner, re.M).group(1)
+        page_url = re.search(
+            r"^  Page:      (http://127\.0\.0\.1:\d+/) \(a chat page: open it in a browser\)$", banner, re.M
+        )
+        assert page_url is not None and page_url.group(1) == base_url, banner
         config = re.search(r"^  config:    (/\S+static_config\.yaml)$", banner, re.M).group(1)
         log = re.search(r"^  log:       (/\S+service\.log)$", banner, re.M).group(1)
         assert f"port: {base_url.rsplit(':', 1)[1].rstrip('/')}" in Path(config).read_text()
