@@ -31,7 +31,9 @@ def test_a_huge_line_is_cut_and_a_repeated_failure_is_quoted_once(project, scale
     """
     (project.path / "huge.py").write_text(HUGE_LINE_SERVICE)
     project.makepyfile(test_many="\n".join(f"def test_{index}(service_handle):\n    pass\n" for index in range(20)))
-    with InnerRun(project.path, "-p", "no:xdist", f"--service-command={sys.executable} huge.py {{config}}") as run:
+    # -rN: no short summary, whose lines repeat the messages in full when $CI is set (pytest's rule).
+    command = f"--service-command={sys.executable} huge.py {{config}}"
+    with InnerRun(project.path, "-p", "no:xdist", "-rN", command) as run:
         status, output = run.finish(scaled(60))
     assert status == 1, output[-3000:]
     assert "20 errors" in output, output[-3000:]
