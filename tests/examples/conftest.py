@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,7 +21,10 @@ def _cache_root(config: pytest.Config) -> Path:
     cache = getattr(config, "cache", None)  # set by the cacheprovider plugin
     if cache is not None:
         return Path(cache.mkdir("wsservice-examples"))
-    root = Path(tempfile.gettempdir()) / f"wsservice-examples-{os.getuid()}"
+    # Per Python version: the installs hold compiled modules (uvicorn's extras).
+    root = (
+        Path(tempfile.gettempdir()) / f"wsservice-examples-{os.getuid()}-py{sys.version_info[0]}{sys.version_info[1]}"
+    )
     root.mkdir(mode=0o700, exist_ok=True)
     return root
 
