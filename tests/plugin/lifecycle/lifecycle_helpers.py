@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import textwrap
@@ -137,8 +138,13 @@ class InnerRun:
         try:
             output, _ = self.process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            output, _ = self.process.communicate()
+            # pytest's faulthandler dumps every thread's stack on SIGABRT: say where the run was stuck.
+            self.process.send_signal(signal.SIGABRT)
+            try:
+                output, _ = self.process.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                output, _ = self.process.communicate()
             raise AssertionError(f"the inner pytest did not end within {timeout} s:\n{output}") from None
         return self.process.returncode, output
 
