@@ -9,6 +9,7 @@ from tests.docs.doc_blocks import (
     ROOT,
     Block,
     blocks_of,
+    copy_sample_config,
     examples,
     files_of,
     make_placeholder_service,
@@ -55,6 +56,7 @@ def blocks_run() -> list[Block]:
         *readme_blocks().values(),
         *perl_blocks().values(),
         expectations_conftest(),
+        the_block("docs/sample-service.md", "yaml", "components_manager:\n"),
     ]
 
 
@@ -89,3 +91,13 @@ def test_the_expectations_conftest_is_the_one_its_examples_run_with():
     shown = expectations_conftest().text.split("\n", 1)[1]
     conftests = {files_of(example)["conftest.py"] for example in examples("docs/expectations.md").values()}
     assert conftests == {shown}
+
+
+def test_the_sample_config_shown_runs_the_readme_test(pytester: pytest.Pytester, scaled):
+    """The config docs/sample-service.md shows as the bundled one starts the sample: the README's test passes."""
+    shown = the_block("docs/sample-service.md", "yaml", "components_manager:\n").text
+    config = copy_sample_config(pytester.path / "conf", text=shown)
+    (pytester.path / "conftest.py").write_text(readme_blocks()["conftest.py"].text)
+    (pytester.path / "test_echo.py").write_text(readme_blocks()["test_echo.py"].text)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--service-config={config}", timeout=scaled(60))
+    result.assert_outcomes(passed=1)
