@@ -127,6 +127,7 @@ def section(lines: list[str], *, rounds: int, machine: str, commands: str, argv:
             f"Measured on {datetime.date.today().isoformat()}, {machine}; {rounds} interleaved rounds after a "
             "warm-up. Reproduce with:",
             "",
+            "<!-- not-run: a benchmark: minutes of load on a quiet machine, not a test -->",
             "```sh",
             'pip install -e ".[test,bench]"',
             command,
@@ -136,7 +137,7 @@ def section(lines: list[str], *, rounds: int, machine: str, commands: str, argv:
             "",
             "The pytest commands, each run in its suite's directory (`--keep` keeps them):",
             "",
-            "```",
+            "```text",
             commands,
             "```",
             END,

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "chaos.md"
-SAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "sample_service" / "static_config.yaml"
+from tests.docs.doc_blocks import SAMPLE_CONFIG, Block, blocks_with_tests
+
+PAGE = "docs/chaos.md"
+
+
+def blocks_run() -> list[Block]:
+    """The page's python blocks that define tests: each runs as a test module of its own."""
+    return blocks_with_tests(PAGE)
 
 
 def doc_tests() -> list[str]:
-    blocks = re.findall(r"^```python\n(.*?)^```$", DOC.read_text(encoding="utf-8"), flags=re.S | re.M)
-    return [block for block in blocks if re.search(r"^(?:async )?def test_", block, flags=re.M)]
+    return [block.text for block in blocks_run()]
 
 
 def test_the_doc_tells_the_three_stories():
@@ -32,7 +34,7 @@ def test_the_doc_tests_pass(pytester: pytest.Pytester, scaled):
     blocks = doc_tests()
     for number, block in enumerate(blocks):
         pytester.makepyfile(**{f"test_chaos_doc_{number}": block})
-    expected = sum(len(re.findall(r"^(?:async )?def test_", block, flags=re.M)) for block in blocks)
+    expected = sum(block.test_count for block in blocks_run())
     assert expected >= 7
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--service-config", str(SAMPLE_CONFIG), timeout=scaled(120)

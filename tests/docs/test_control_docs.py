@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+from tests.docs.doc_blocks import Block, blocks_with_tests
+
 PAGES = ("dynamic-config.md", "log-capture.md", "broadcast.md")
+
+
+def blocks_run() -> list[Block]:
+    """The pages' python blocks that define tests: each page's run as one test module."""
+    return [block for page in PAGES for block in blocks_with_tests(f"docs/{page}")]
 
 
 def doc_tests(page: str) -> str:
     """The page's Python blocks that define tests, as one module."""
-    blocks = re.findall(r"^```python\n(.*?)^```$", (DOCS / page).read_text(encoding="utf-8"), flags=re.S | re.M)
-    return "\n\n".join(block for block in blocks if re.search(r"^(?:async )?def test_", block, flags=re.M))
+    return "\n\n".join(block.text for block in blocks_with_tests(f"docs/{page}"))
 
 
 def test_every_docs_test_passes(control_project):

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "expectations.md"
-EXAMPLE = re.compile(r"<!-- example: (?P<name>[\w-]+)(?P<fails> fails)? -->\n(?P<body>.*?)<!-- end example -->", re.S)
+from tests.docs.doc_blocks import ROOT, Block, files_of
+from tests.docs.doc_blocks import examples as page_examples
+
+PAGE = "docs/expectations.md"
+DOC = ROOT / PAGE
 OUTPUT = re.compile(r"<!-- output: (?P<name>[\w-]+) -->\n```text\n(?P<text>.*?)```\n<!-- end output -->", re.S)
-BLOCK = re.compile(r"```python\n# (?P<file>[\w.]+\.py)\n(?P<code>.*?)```", re.S)
-TEST = re.compile(r"^(?:async )?def test_", re.M)
+
+
+def blocks_run() -> list[Block]:
+    """The blocks of the page's ``<!-- example: NAME -->`` regions, which the tests below run."""
+    return [block for example in page_examples(PAGE).values() for block in example]
 
 
 def examples() -> dict[str, tuple[bool, dict[str, str]]]:
     """Each example's name -> (whether its tests fail on purpose, {file name: code})."""
-    text = DOC.read_text(encoding="utf-8")
-    return {
-        match["name"]: (bool(match["fails"]), {block["file"]: block["code"] for block in BLOCK.finditer(match["body"])})
-        for match in EXAMPLE.finditer(text)
-    }
+    return {name: (example[0].fails, files_of(example)) for name, example in page_examples(PAGE).items()}
 
 
 def outputs() -> dict[str, str]:
@@ -50,8 +51,8 @@ def test_example_runs_as_shown(pytester: pytest.Pytester, scaled, name):
     fails, files = examples()[name]
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     for file, code in files.items():
-        Path(pytester.path, file).write_text(code)
-    tests = sum(len(TEST.findall(code)) for file, code in files.items() if file.startswith("test_"))
+        (pytester.path / file).write_text(code)
+    tests = sum(block.test_count for block in page_examples(PAGE)[name] if (block.file_name or "").startswith("test_"))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=scaled(90))
     if not fails:
         result.assert_outcomes(passed=tests)

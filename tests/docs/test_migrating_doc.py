@@ -6,22 +6,28 @@ bundled sample service; every test in it must pass.
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "migrating-from-pytest-userver.md"
-EXAMPLE = re.compile(r"<!-- example: (?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- end example -->", re.S)
-BLOCK = re.compile(r"```(?:python|ini)\n# (?P<file>[\w.]+\.(?:py|ini))\n(?P<code>.*?)```", re.S)
+from tests.docs.doc_blocks import ROOT, Block, examples, files_of, the_block
+
+PAGE = "docs/migrating-from-pytest-userver.md"
+DOC = ROOT / PAGE
+
+
+def blocks_run() -> list[Block]:
+    """The example suite's blocks, and the after-conftest and the ini lines the tests compare with what runs."""
+    return [
+        *examples(PAGE)["migrated-suite"],
+        the_block(PAGE, "python", "# after\n"),
+        the_block(PAGE, "ini", "[pytest]\n"),
+    ]
 
 
 def example_files(name: str) -> dict[str, str]:
     """The files of the guide's example ``name``: file name -> text."""
-    for example in EXAMPLE.finditer(DOC.read_text()):
-        if example["name"] == name:
-            return {block["file"]: block["code"] for block in BLOCK.finditer(example["body"])}
-    raise AssertionError(f"{DOC.name} has no example {name!r}")
+    found = examples(PAGE)
+    assert name in found, f"{DOC.name} has no example {name!r}"
+    return files_of(found[name])
 
 
 def test_the_migrated_suite_passes(pytester: pytest.Pytester) -> None:
@@ -41,12 +47,13 @@ def test_the_conftest_change_is_one_line() -> None:
     """The guide's before and after conftest differ only in the pytest_plugins line."""
     text = DOC.read_text()
     assert "# before\npytest_plugins = ['pytest_userver.plugins.core']\n" in text
-    assert "# after\npytest_plugins = ['pytest_wsservice']\n" in text
+    assert the_block(PAGE, "python", "# after\n").text == "# after\npytest_plugins = ['pytest_wsservice']\n"
+    assert "pytest_plugins = ['pytest_wsservice']\n" in example_files("migrated-suite")["conftest.py"]
 
 
 def test_the_ini_of_the_guide_is_the_ini_of_the_hint() -> None:
     """The ini lines the guide gives are the ones the strict-mode hint prints."""
     from pytest_wsservice.plugin.asyncio_hint import INI_LINES
 
-    assert f"```ini\n[pytest]\n{INI_LINES}\n```" in DOC.read_text()
-    assert INI_LINES in example_files("migrated-suite")["pytest.ini"]
+    assert the_block(PAGE, "ini", "[pytest]\n").text == f"[pytest]\n{INI_LINES}\n"
+    assert the_block(PAGE, "ini", "[pytest]\n").text in example_files("migrated-suite")["pytest.ini"]

@@ -7,17 +7,24 @@ test becomes a test module.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+from tests.docs.doc_blocks import ROOT, TEST, Block, blocks_of, blocks_with_tests, the_block
+
+DOCS = ROOT / "docs"
+
+
+def blocks_run() -> list[Block]:
+    """The mockserver page's ``# conftest.py`` block and both pages' python blocks that define tests."""
+    conftest = the_block("docs/mockserver.md", "python", "# conftest.py")
+    return [conftest, *blocks_with_tests("docs/mockserver.md"), *blocks_with_tests("docs/testpoints.md")]
 
 
 def blocks(page: str) -> list[str]:
-    return re.findall(r"^```python\n(.*?)^```$", (DOCS / page).read_text(encoding="utf-8"), flags=re.S | re.M)
+    return [block.text for block in blocks_of(f"docs/{page}", "python")]
 
 
 def count_tests(source: str) -> int:
-    return len(re.findall(r"^(?:async )?def test_", source, flags=re.M))
+    return len(TEST.findall(source))
 
 
 def test_the_pages_tests_pass_and_fail_as_they_say(control_project):
