@@ -4,6 +4,7 @@ docs/other-services.md run as written, against real services."""
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from tests.docs.doc_blocks import (
     ROOT,
@@ -91,6 +92,13 @@ def test_the_expectations_conftest_is_the_one_its_examples_run_with():
     shown = expectations_conftest().text.split("\n", 1)[1]
     conftests = {files_of(example)["conftest.py"] for example in examples("docs/expectations.md").values()}
     assert conftests == {shown}
+
+
+def test_the_sample_config_shown_is_the_bundled_one():
+    """docs/sample-service.md shows the bundled config: the same YAML, key for key, without its comments."""
+    shown = yaml.safe_load(the_block("docs/sample-service.md", "yaml", "components_manager:\n").text)
+    bundled = yaml.safe_load((ROOT / "sample_service" / "static_config.yaml").read_text())
+    assert shown == bundled
 
 
 def test_the_sample_config_shown_runs_the_readme_test(pytester: pytest.Pytester, scaled):
