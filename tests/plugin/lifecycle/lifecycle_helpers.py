@@ -95,6 +95,15 @@ def assert_nothing_left(mark: str, within: float) -> None:
         time.sleep(0.02)
 
 
+def _default_sigint() -> None:
+    """In the child: SIGINT back to its default, so Python turns it into KeyboardInterrupt.
+
+    A suite started as a background job of a non-interactive shell (``nohup pytest &``, some CI
+    runners) inherits SIGINT ignored, and so would the inner pytest, which then never sees Ctrl-C.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class InnerRun:
     """A ``python -m pytest`` subprocess in ``directory``, marked with a fresh RUN_MARK.
 
@@ -115,6 +124,7 @@ class InnerRun:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=new_session,
+            preexec_fn=_default_sigint,
         )
 
     def __enter__(self) -> InnerRun:
