@@ -44,6 +44,7 @@ __all__ = ["NOTES", "kept_start", "reuse_active"]
 #: What ``--service-reuse`` did in this run, printed once collection is done.
 NOTES = pytest.StashKey[list[str]]()
 _OPTION = "--service-reuse"
+_WRITTEN = pytest.StashKey[int]()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -128,6 +129,7 @@ def pytest_configure(config: pytest.Config) -> None:
             settings.require("service-reuse-idle")
         except ServiceConfigError as error:
             raise pytest.UsageError(str(error)) from None
+        reuse_active(config)  # notes a refusal now: the xdist controller starts nothing itself
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -144,14 +146,16 @@ def pytest_terminal_summary(terminalreporter: object, config: pytest.Config) -> 
             f"{_OPTION}: not used: a fixture the service's recipe is built from is overridden, or a config hook "
             "is named by its fixture; the service was started for this run only"
         )
-        _write_notes(config)
+    _write_notes(config)  # what collection did not show (the xdist controller collects nothing)
 
 
 def _write_notes(config: pytest.Config) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
+    notes = _notes(config)
     if reporter is not None and settings_of(config).worker_id is None:
-        for note in _notes(config):
+        for note in notes[config.stash.get(_WRITTEN, 0) :]:
             reporter.write_line(f"wsservice: {note}")
+    config.stash[_WRITTEN] = len(notes)
 
 
 def kept_start(
