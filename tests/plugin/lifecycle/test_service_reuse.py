@@ -268,3 +268,11 @@ def test_bare_option_before_a_path_means_yes(kept: Kept) -> None:
     result = kept.run("--service-reuse", "test_kept.py")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["wsservice: --service-reuse: started a kept service*"])
+
+
+def test_ini_twins(kept: Kept) -> None:
+    kept.project.makeini(BASE_INI + "service_reuse = yes\nservice_reuse_idle = 300\n")
+    result = kept.run()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["wsservice: --service-reuse: started a kept service (pid *, port *); it stops after 300 s unused*"])
+    assert kept.state()["idle"] == 300.0
