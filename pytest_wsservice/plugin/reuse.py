@@ -165,13 +165,14 @@ def kept_start(
     from ..service import reuse as engine
 
     path = engine.state_path(config.rootpath, settings_of(config).worker_id)
-    held = engine.hold_state(path)  # while held, the keeper does not stop the service as idle
-    try:
-        return _kept_start(config, state, extra_hooks, path, held)
-    except BaseException:
-        if held is not None:
-            os.close(held[0])
-        raise
+    with engine.deciding(path):
+        held = engine.hold_state(path)  # while held, the keeper does not stop the service as idle
+        try:
+            return _kept_start(config, state, extra_hooks, path, held)
+        except BaseException:
+            if held is not None:
+                os.close(held[0])
+            raise
 
 
 def _kept_start(

@@ -31,14 +31,13 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ServiceConfigError, ServiceStartError
 from .descendants import carries_mark
-from .ports import port_in_use
 from .procfs import group_alive, process_state
 
 __all__ = [
@@ -46,6 +45,7 @@ __all__ = [
     "MODES",
     "KeptState",
     "adoption_problem",
+    "deciding",
     "hold_state",
     "identity",
     "idle_lock",
@@ -201,6 +201,27 @@ def idle_lock(path: Path) -> int | None:
     return fd
 
 
+@contextlib.contextmanager
+def deciding(path: Path, timeout: float = 10.0) -> Iterator[None]:
+    """Hold ``<state>.lock`` while a run decides whether to adopt or start the kept service,
+    so that two runs started together do not both start one (the second adopts the first's).
+    After ``timeout`` s the run decides anyway (the holder is stuck)."""
+    fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)
+
+
 def write_state(path: Path, state: KeptState) -> None:
     """Write ``state`` to ``path`` atomically, readable by its owner only."""
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -252,9 +273,10 @@ def is_keeper(pid: int) -> bool:
 
 def adoption_problem(state: KeptState) -> str | None:
     """Why the kept service cannot be adopted as it is, or ``None``: its keeper and the service
-    (recognised by its mark) run, the service is not stopped, and something listens on its
-    port. The caller then probes it as readiness does, which checks that the listener is
-    the service's (:func:`~.ports.listener_holder`)."""
+    (recognised by its mark) run, and the service is not stopped. The caller then waits for
+    it as for any start (a service another run has just started may not listen yet): the
+    probe, whose listener check (:func:`~.ports.listener_holder`) proves the listener is
+    the service's."""
     pid = state.service_pid
     if not is_keeper(state.keeper_pid):
         return f"its keeper (pid {state.keeper_pid}) is not running"
@@ -262,13 +284,7 @@ def adoption_problem(state: KeptState) -> str | None:
         return f"the service (pid {pid}) is not running"
     if process_state(pid) in ("T", "t"):
         return f"the service (pid {pid}) is stopped (SIGSTOP)"
-    try:
-        listening = port_in_use(state.host, state.port)
-    except OSError:
-        listening = False
-    if not listening:
-        return f"nothing listens on its port {state.port}"
-    return None  # whose listener it is, the probe checks (listener_holder), as for any start
+    return None  # whether it listens, and whose listener it is, the probe checks as for any start
 
 
 def _wait_gone(pid: int, deadline: float, check: Any) -> bool:

@@ -274,5 +274,41 @@ def test_ini_twins(kept: Kept) -> None:
     kept.project.makeini(BASE_INI + "service_reuse = yes\nservice_reuse_idle = 300\n")
     result = kept.run()
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["wsservice: --service-reuse: started a kept service (pid *, port *); it stops after 300 s unused*"])
+    result.stdout.fnmatch_lines(
+        ["wsservice: --service-reuse: started a kept service (pid *, port *); it stops after 300 s unused*"]
+    )
     assert kept.state()["idle"] == 300.0
+
+
+def test_two_runs_started_together_share_one_kept_service(kept: Kept, scaled: Callable[[float], float]) -> None:
+    """The second run waits while the first decides, then adopts the service it started.
+    (Their tests only echo: two runs at once share the service, dynamic config included.)"""
+    import subprocess
+    import sys
+
+    kept.project.makepyfile(
+        test_echo_only="""
+        import json, pathlib
+
+        async def test_echo(websocket_client, service_handle):
+            async with websocket_client.get("chat") as ws:
+                await ws.send("hi")
+                assert await ws.recv() == "hi"
+            pathlib.Path("record.json").write_text(json.dumps({"pid": service_handle.pid}))
+        """
+    )
+    command = [sys.executable, "-m", "pytest", "-p", "no:randomly", "--service-reuse", "test_echo_only.py"]
+    runs = [
+        kept.project.popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=scaled(120))[0].decode() for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    notes = sorted(
+        line for output in outputs for line in output.splitlines() if line.startswith("wsservice: --service-reuse")
+    )
+    assert len(notes) == 2 and notes[0].startswith("wsservice: --service-reuse: adopted the kept service (pid ")
+    assert notes[1].startswith("wsservice: --service-reuse: started a kept service (pid ")
+    keepers = [p for p in kept.processes() if any("keeper" in arg for arg in p.info["cmdline"])]
+    assert len(keepers) == 1
+    assert kept.state()["service_pid"] == kept.record()["pid"]
