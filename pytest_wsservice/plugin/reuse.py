@@ -164,7 +164,12 @@ def kept_start(
     """Adopt the kept service, or start a kept one (see the module docstring); never waits for it."""
     from ..service import reuse as engine
 
-    path = engine.state_path(config.rootpath, settings_of(config).worker_id)
+    try:
+        path = engine.state_path(config.rootpath, settings_of(config).worker_id)
+        engine.work_dir(path)
+    except (ServiceConfigError, OSError) as error:
+        _notes(config).append(f"{_OPTION}: not used: {error}")
+        return None
     with engine.deciding(path):
         held = engine.hold_state(path)  # while held, the keeper does not stop the service as idle
         try:
@@ -199,7 +204,7 @@ def _kept_start(
     digest = engine.identity(command, service_recipe.default_config, env, __version__)
     notes = _notes(config)
     if held is not None and kept is not None:
-        problem = "the recipe changed" if kept.recipe_hash != digest else engine.adoption_problem(kept)
+        problem = "the recipe changed" if kept.recipe_hash != digest else engine.adoption_problem(kept, path)
         if problem is None:
             engine.touch_state(path)
             notes.append(f"{_OPTION}: adopted the kept service ({kept.describe()})")

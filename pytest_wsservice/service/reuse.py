@@ -136,8 +136,8 @@ def _private_dir(path: Path) -> Path:
             path.chmod(0o700)
         else:
             raise ServiceConfigError(
-                f"--service-reuse: {path} belongs to another user; remove it, or set XDG_RUNTIME_DIR to a "
-                "directory of yours."
+                f"{path} belongs to another user, so the kept service's state cannot be private there; set "
+                "XDG_RUNTIME_DIR to a directory of yours."
             )
     return path
 
@@ -266,19 +266,20 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
-def is_keeper(pid: int) -> bool:
-    """Whether ``pid`` is a keeper process (not a reused pid)."""
-    return KEEPER_MODULE.encode() in _cmdline(pid)
+def is_keeper(pid: int, path: Path | None = None) -> bool:
+    """Whether ``pid`` is a keeper process (of state file ``path``, if given), not a reused pid."""
+    args = _cmdline(pid).split(b"\0")
+    return KEEPER_MODULE.encode() in args and (path is None or os.fsencode(path) in args)
 
 
-def adoption_problem(state: KeptState) -> str | None:
+def adoption_problem(state: KeptState, path: Path | None = None) -> str | None:
     """Why the kept service cannot be adopted as it is, or ``None``: its keeper and the service
     (recognised by its mark) run, and the service is not stopped. The caller then waits for
     it as for any start (a service another run has just started may not listen yet): the
     probe, whose listener check (:func:`~.ports.listener_holder`) proves the listener is
     the service's."""
     pid = state.service_pid
-    if not is_keeper(state.keeper_pid):
+    if not is_keeper(state.keeper_pid, path):
         return f"its keeper (pid {state.keeper_pid}) is not running"
     if process_state(pid) in (None, "Z", "X") or not carries_mark(pid, state.mark):
         return f"the service (pid {pid}) is not running"
@@ -312,15 +313,15 @@ def stop_kept(path: Path, grace: float = 5.0, expected: KeptState | None = None)
     else:
         remove_state(path)
     deadline = time.monotonic() + grace + 2.0
-    if is_keeper(state.keeper_pid):
+    if is_keeper(state.keeper_pid, path):
         with contextlib.suppress(OSError):
             os.kill(state.keeper_pid, signal.SIGTERM)
-        _wait_gone(state.keeper_pid, deadline, is_keeper)
+        _wait_gone(state.keeper_pid, deadline, lambda pid: is_keeper(pid, path))
     pid = state.service_pid
     if process_state(pid) not in (None, "Z", "X") and carries_mark(pid, state.mark):
         with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)
-    if is_keeper(state.keeper_pid):
+    if is_keeper(state.keeper_pid, path):
         with contextlib.suppress(OSError):
             os.kill(state.keeper_pid, signal.SIGKILL)
     _wait_gone(pid, time.monotonic() + 2.0, group_alive)
