@@ -370,6 +370,8 @@ class ServiceSession:
                     self.adopted_early = True
                     process = early.starting.wait_ready(timeout, base_url=base_url, config_path=path, config=recorded)
                 else:
+                    if self._guard is None and self._use_guard:  # a kept service was not adopted
+                        self._guard = OrphanGuard.start()
                     process = ServiceProcess.start(
                         command,
                         log_path=recipe.log_path,

@@ -312,3 +312,31 @@ def test_two_runs_started_together_share_one_kept_service(kept: Kept, scaled: Ca
     keepers = [p for p in kept.processes() if any("keeper" in arg for arg in p.info["cmdline"])]
     assert len(keepers) == 1
     assert kept.state()["service_pid"] == kept.record()["pid"]
+
+
+def test_a_marker_test_stops_the_kept_service(kept: Kept) -> None:
+    """A test that needs another config stops the kept service for good (the rest of the run
+    starts services for itself, as usual); nothing is kept after such a run."""
+    kept.project.makepyfile(
+        test_marker="""
+        import pytest
+
+        def small_payload(config, config_vars):
+            chat = config['components_manager']['components']['websocket-handler']
+            chat['max-remote-payload'] = chat['fragment-size'] = 10
+
+        def test_default(service_handle):
+            pass
+
+        @pytest.mark.wsservice_config_hooks(small_payload, small_payload)
+        def test_other_config(service_handle):
+            pass
+
+        def test_default_again(service_handle):
+            pass
+        """
+    )
+    result = kept.run("--service-reuse", "test_marker.py")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["wsservice: --service-reuse: started a kept service*"])
+    assert kept.state_files() == [] and kept.processes() == []
