@@ -174,10 +174,9 @@ def kept_start(
         held = engine.hold_state(path)  # while held, the keeper does not stop the service as idle
         try:
             return _kept_start(config, state, extra_hooks, path, held)
-        except BaseException:
+        finally:
             if held is not None:
-                os.close(held[0])
-            raise
+                os.close(held[0])  # an adopted service holds its own duplicate
 
 
 def _kept_start(
@@ -208,8 +207,7 @@ def _kept_start(
         if problem is None:
             engine.touch_state(path)
             notes.append(f"{_OPTION}: adopted the kept service ({kept.describe()})")
-            return _early(state, service_recipe, kept, path, command, env, time.monotonic(), held[0])
-        os.close(held[0])
+            return _early(state, service_recipe, kept, path, command, env, time.monotonic(), os.dup(held[0]))
         engine.stop_kept(path, service_recipe.stop_timeout)
         note = f"{_OPTION}: {problem}: stopped the kept service ({kept.describe()}) and started a new one"
         host, port = _address(service_recipe)
@@ -243,13 +241,14 @@ def _kept_start(
     except Exception as error:
         notes.append(f"{_OPTION}: could not keep the service ({error}); it is started for this run only")
         return None
-    held = engine.hold_state(path)
+    new_held = engine.hold_state(path)
     if kept is None:
         notes.append(
             f"{_OPTION}: started a kept service ({new.describe()}); it stops after {new.idle:g} s unused, "
             f"or with {_OPTION}=stop"
         )
-    return _early(state, service_recipe, new, path, command, env, started_at, held[0] if held else None)
+    lock = new_held[0] if new_held is not None else None
+    return _early(state, service_recipe, new, path, command, env, started_at, lock)
 
 
 def _address(service_recipe: recipe.ServiceRecipe) -> tuple[str, int]:
