@@ -90,8 +90,10 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 def _refusal(config: pytest.Config) -> str | None:
     """Why ``--service-reuse`` is not used in this run, or ``None``."""
     settings = settings_of(config)
-    if settings.runner_mode or settings.service_url is not None:
-        return "" if settings.reuse == "no" else None
+    if settings.service_url is not None:
+        return "not used with --service-url (the plugin starts nothing)"
+    if settings.runner_mode:
+        return "not used with --service-runner-mode (it runs the service until Ctrl-C)"
     if settings.tls:
         return "not with --service-tls (each run makes a new certificate authority)"
     if settings.reuse == "force":
