@@ -6,8 +6,8 @@ A developer mostly runs one test at a time. This times three whole pytest runs, 
 - *floor*: a one-test async suite with no service, the plugin blocked (``-p no:pytest_wsservice``);
 - *default*: a one-test echo suite (``websocket_client``), the plugin starting the sample service;
 - *reuse*: the same suite with ``--service-reuse``: the service of the previous run is adopted
-  (the warm-up round starts it; it is stopped with ``--service-reuse=stop`` at the end);
-  only with ``--reuse``, once the option exists;
+  (the warm-up round starts it; it is stopped with ``--service-reuse=stop`` at the end;
+  ``CI`` is dropped from its environment, where reuse would be refused); ``--no-reuse`` leaves it out;
 - *default@before* (``--before DIR``): the default suite with another checkout's
   ``pytest_wsservice`` first on ``PYTHONPATH`` (e.g. ``git worktree add /tmp/before c849149``),
   to compare two versions of the plugin in the same rounds.
@@ -16,7 +16,7 @@ The figure quoted is the median wall; a ratio is the median of the per-round rat
 
 Usage (from the repository root)::
 
-    python -m bench.edit_loop                        # 15 rounds; rewrites the section in docs/performance.md
+    python -m bench.edit_loop                        # 15 rounds, with reuse; rewrites the section in docs/performance.md
     python -m bench.edit_loop --rounds 5 --no-docs
     python -m bench.edit_loop --before /tmp/before   # and the plugin of another checkout
 """
@@ -55,6 +55,7 @@ def _variants(root: Path, reuse: bool, before: Path | None = None) -> list[Varia
     if reuse:
         # Its own copy of the suite: a kept service belongs to one project directory.
         kept = write_suite("wsservice", 1, root / "echo-reuse")
+        kept = dataclasses.replace(kept, env={k: v for k, v in kept.env.items() if k != "CI"})
         variants.append(Variant("reuse", kept, ("--service-reuse",)))
     return variants
 
@@ -158,7 +159,7 @@ def write_section(text: str, doc: Path = DOC) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.edit_loop", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--reuse", action="store_true", help="add the --service-reuse variant")
+    parser.add_argument("--no-reuse", dest="reuse", action="store_false", help="leave out the --service-reuse variant")
     parser.add_argument("--before", type=Path, help="a checkout whose plugin to compare, on PYTHONPATH")
     parser.add_argument("--no-docs", action="store_true", help="print only; do not rewrite docs/performance.md")
     parser.add_argument("--keep", action="store_true", help="keep the generated suites")

@@ -49,6 +49,7 @@ pytest_plugins = [
     "pytest_wsservice.plugin.chaos",
     "pytest_wsservice.plugin.control",
     "pytest_wsservice.plugin.mockserver",
+    "pytest_wsservice.plugin.reuse",
     "pytest_wsservice.plugin.early",
     "pytest_wsservice.plugin.asyncio_marking",
     "pytest_wsservice.plugin.reporting",

@@ -37,6 +37,7 @@ import pytest
 
 from ..service import recipe
 from .config import PLUGIN_PACKAGE, REGISTRY, NotAList, resolve_hook
+from .reuse import kept_start, reuse_active
 from .settings import settings_of
 from .state import STATE, EarlyPlan, PluginState
 
@@ -61,7 +62,7 @@ def _may_start_early(config: pytest.Config) -> bool:
     settings = settings_of(config)
     distributing = getattr(option, "numprocesses", None) or getattr(option, "dist", "no") != "no"
     return (
-        settings.early_start
+        (settings.early_start or settings.reuse in ("yes", "force"))
         and not getattr(option, "help", False)
         and not getattr(option, "markers", False)
         and not getattr(option, "cacheshow", False)
@@ -236,6 +237,8 @@ def _spawn_early(config: pytest.Config, state: PluginState) -> EarlyStart | None
     if any(isinstance(hook, (str, NotAList)) for _, hook in entries):
         return None  # a hook named by its fixture exists only once fixtures run
     extra_hooks = [resolve_hook(None, source, hook) for source, hook in entries]
+    if reuse_active(config):
+        return kept_start(config, state, extra_hooks)  # --service-reuse
     tmpdir = config._tmp_path_factory.mktemp("wsservice")  # type: ignore[attr-defined]  # as tmp_path_factory
     service_recipe = recipe.build_recipe(settings, tmpdir=tmpdir, extra_hooks=extra_hooks)
     # service_tmpdir hands the temp dir out even if nothing is spawned: the same paths.

@@ -91,6 +91,18 @@ OPTIONS = (
         " of ours, or a conftest naming pytest_wsservice in pytest_plugins), else from the first collected "
         "test that needs it; the first test adopts it if its recipe is the same. Default: yes.",
     ),
+    (
+        "service-reuse",
+        "MODE",
+        "keep the service running after the run, and let the next run with the same recipe adopt it (the edit-run "
+        "loop): yes (the bare option), no, force (also under CI or xdist), or stop (stop the kept service and exit)."
+        " Default: no.",
+    ),
+    (
+        "service-reuse-idle",
+        "SECONDS",
+        "a kept service (--service-reuse) stops after this many seconds unused. Default: 600.",
+    ),
 )
 
 SETTINGS = pytest.StashKey[Settings]()
@@ -98,6 +110,7 @@ SETTINGS = pytest.StashKey[Settings]()
 #: Options that are not a plain "--name VALUE": how they are declared, and their ini type.
 _SPECIAL: dict[str, tuple[dict[str, Any], Any]] = {
     "service-env": ({"action": "append"}, "linelist"),
+    "service-reuse": ({"nargs": "?", "const": "yes"}, None),
 }
 
 

@@ -7,19 +7,11 @@ Three things live here, and nothing else builds them:
   error and raised by :meth:`Settings.require` where the value is first needed, so that a
   bad option fails the tests that use it, with one clear sentence, not pytest's start-up.
 - :class:`ServiceRecipe`: how to start the service, apart from the config it runs with.
-- :func:`build_recipe`: the default pipeline, step by step::
-
-      session_tls(settings, tmpdir)                    --service-tls: the run's certificate (.configless)
-      static_config_path(settings)                     --service-config, else the bundled sample
-      load_config_yaml(settings, path)                 the YAML as written
-      load_vars(settings, path, yaml)                  --service-config-vars, else config_vars:
-      default_hooks(path, host, port, level, tls)      paths, listener (and TLS), logger
-      build_config(yaml, vars, hooks, path)            hooks, then $vars
-      write_service_config(config, tmpdir)             the patched copy
-      CommandTemplate.for_settings(settings, ...)      --service-command, --service-env (.command)
-      logs_file(settings, tmpdir)                      --service-logs-file, else service.log
-      make_recipe(settings, ...)                       the ServiceRecipe (+ coverage's env)
-
+- :func:`build_recipe`: the default pipeline, one function per step, in this order:
+  ``session_tls`` (``--service-tls``), ``static_config_path``, ``load_config_yaml``,
+  ``load_vars``, ``default_hooks``, ``build_config`` (hooks, then ``$vars``),
+  ``write_service_config``, ``CommandTemplate.for_settings``, ``logs_file``, ``make_recipe``
+  (docs/architecture.md draws it).
   A configless service skips the config steps (its "config" is only the listener). Each
   default fixture is one step, so a user can override any; the early start calls
   :func:`build_recipe`: both build the same recipe from the same settings.
@@ -71,6 +63,7 @@ DEFAULT_WEBSOCKET_TIMEOUT = 10.0
 #: The longest timeout an option may give, in seconds: every wait ends (``inf`` would hang).
 MAX_TIMEOUT = 3600.0
 
+_IDLE_WHAT = "a number of seconds from 0.1 to 604800 (a week)"
 _TIMEOUT_WHAT = f"a positive number of seconds, at most {MAX_TIMEOUT:g}"
 _YES_NO = {"yes": True, "true": True, "on": True, "1": True, "no": False, "false": False, "off": False, "0": False}
 #: Options that start nothing (or decide nothing about the service): setting one does
@@ -108,7 +101,7 @@ class Settings:
         websocket_timeout: ``--websocket-timeout`` in seconds.
         service_url: ``--service-url`` as given, or ``None`` (:func:`~.handle.parse_service_url`
             turns it into the base URL).
-        early_start: ``--service-early-start``.
+        early_start, reuse, reuse_idle: ``--service-early-start``; ``--service-reuse`` and its idle seconds.
         runner_mode: ``--service-runner-mode`` (a flag with no ini twin).
         worker_id: The xdist worker (``"gw0"``), or ``None``.
         configured: Whether an option that configures the service is set (for the early start).
@@ -133,6 +126,8 @@ class Settings:
     websocket_timeout: float = DEFAULT_WEBSOCKET_TIMEOUT
     service_url: str | None = None
     early_start: bool = True
+    reuse: str = "no"
+    reuse_idle: float = 600.0
     runner_mode: bool = False
     worker_id: str | None = None
     configured: bool = False
@@ -205,6 +200,12 @@ def _parse_port(raw: RawSetting, worker_id: str | None) -> int:
         raise ServiceConfigError(f"{raw.origin} is {raw.value!r}: {error}.") from None
 
 
+def _reuse_mode(value: str, origin: str) -> str:
+    from .reuse import parse_reuse_mode
+
+    return parse_reuse_mode(value, origin)
+
+
 def parse_early_start(raw: RawSetting | None) -> bool:
     """``--service-early-start``: yes (the default) or no; ``ValueError`` with the message otherwise."""
     if raw is None:
@@ -251,6 +252,8 @@ def parse_settings(
             lambda r: _number(r, float, _TIMEOUT_WHAT, 0.001, MAX_TIMEOUT),
         ),
         "service-url": ("service_url", lambda r: r.value),
+        "service-reuse": ("reuse", lambda r: _reuse_mode(r.value, r.origin)),
+        "service-reuse-idle": ("reuse_idle", lambda r: _number(r, float, _IDLE_WHAT, 0.1, 604800)),
     }
     if "service-command" in raw and "service-binary" in raw:
         errors["service-command"] = f"{raw['service-binary'].origin} is another name for --service-command: give one."

@@ -91,10 +91,20 @@ class EarlyStart:
             and self.config == config
         )
 
-    def discard(self, grace: float = 5.0) -> None:
-        """Stop the process group and close the guard (for a process nobody adopted)."""
+    @property
+    def kept(self) -> bool:
+        """Whether it is a kept service (``--service-reuse``), which needs no orphan guard."""
+        return bool(getattr(self.starting.process, "kept", False))
+
+    def discard(self, grace: float = 5.0, *, keep: bool = True) -> None:
+        """Stop the process group and close the guard (for a process nobody adopted); a kept
+        service (``--service-reuse``) is left running unless ``keep`` is false."""
         try:
-            self.starting.abandon(grace)
+            detach = getattr(self.starting.process, "detach", None)
+            if keep and detach is not None:
+                detach()
+            else:
+                self.starting.abandon(grace)
         finally:
             if self.guard is not None:
                 self.guard.close()
@@ -265,6 +275,8 @@ class ServiceSession:
         running = self._current
         if running is None or self._stop_deadline is not None or running.process.poll() is not None:
             return False
+        if getattr(running.process, "kept", False):
+            return False  # --service-reuse: close() leaves it running
         self._stop_deadline = time.monotonic() + self.recipe.stop_timeout
         pid = running.process.pid  # setsid(): the pid is the group's id; not reaped yet, so not reused
         for signum in (signal.SIGTERM, signal.SIGCONT):  # SIGCONT: a stopped service must see the SIGTERM
@@ -281,7 +293,11 @@ class ServiceSession:
         """
         try:
             self._discard_early()
-            if self._current is not None:
+            detach = getattr(self.current, "detach", None)
+            if detach is not None and self.current is not None and self.current.poll() is None:
+                self._current = None
+                detach()  # --service-reuse: it outlives the session
+            elif self._current is not None:
                 self._stop_current()
         finally:
             if self._guard is not None:
@@ -321,7 +337,7 @@ class ServiceSession:
     def _start(self, config: Mapping[str, Any]) -> ServiceHandle:
         recipe = self.recipe
         deadline = time.monotonic() + recipe.start_timeout
-        if self._guard is None and self._use_guard:
+        if self._guard is None and self._use_guard and not (self._early is not None and self._early.kept):
             self._guard = OrphanGuard.start()
         if self._on_first_start is not None:
             self._on_first_start()
@@ -336,7 +352,7 @@ class ServiceSession:
             command, env = self._command(path, host, port)
             early, self._early = self._early, None
             if early is not None and not early.matches(command, env, effective, path, recipe.log_path):
-                early.discard(recipe.stop_timeout)  # before ours takes its port
+                early.discard(recipe.stop_timeout, keep=False)  # before ours takes its port
                 early = None
             if not own and early is None:
                 self._check_port_free(host, port, effective)
@@ -354,6 +370,8 @@ class ServiceSession:
                     self.adopted_early = True
                     process = early.starting.wait_ready(timeout, base_url=base_url, config_path=path, config=recorded)
                 else:
+                    if self._guard is None and self._use_guard:  # a kept service was not adopted
+                        self._guard = OrphanGuard.start()
                     process = ServiceProcess.start(
                         command,
                         log_path=recipe.log_path,
