@@ -6,7 +6,7 @@ Python service started by the plugin measure itself with the same settings, and 
 data next to the tests' data, where pytest-cov (or ``coverage combine``) combines it into
 the same report. The user configures nothing.
 
-How it works: coverage.py (7.10 or later) installs ``a1_coverage.pth`` into the
+How it works: coverage.py (7.13 or later) installs ``a1_coverage.pth`` into the
 site-packages it is installed in; that file starts coverage at interpreter start-up when
 ``COVERAGE_PROCESS_CONFIG`` is set. The plugin sets that variable to the running
 coverage's configuration, with ``parallel`` on (each process writes its own
@@ -15,7 +15,7 @@ when SIGTERM kills a process that has no handler of its own).
 
 Limits:
 
-- only a Python service whose interpreter has coverage 7.10 or later installed is
+- only a Python service whose interpreter has coverage 7.13 or later installed is
   measured (the plugin's own Python, or a venv with coverage in it); any other service is
   started exactly as without coverage;
 - the data is written when the service exits: a clean exit, or death by SIGTERM. A
@@ -64,6 +64,6 @@ def coverage_env() -> dict[str, str]:
     config.sigterm = True
     try:
         data = config.serialize()
-    except (AttributeError, TypeError, ValueError):  # a coverage older than 7.10: no start-up hook to feed
+    except (AttributeError, TypeError, ValueError):  # a coverage older than 7.10.3: nothing to serialize
         return {}
     return {COVERAGE_ENV_VAR: str(data)}

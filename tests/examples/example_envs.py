@@ -3,7 +3,8 @@
 The Starlette example's requirements go into a ``pip install --target`` directory and the
 Node example's ``npm ci`` into a ``node_modules`` directory, both under pytest's cache dir
 (``.pytest_cache/d/wsservice-examples``), keyed by a hash of ``requirements.txt`` or
-``package-lock.json``: a rerun with the same files reuses them at no cost. A file lock makes
+``package-lock.json`` (and, for the Starlette install, by the Python version: it holds
+compiled modules): a rerun with the same files reuses them at no cost. A file lock makes
 concurrent xdist workers install once.
 """
 
@@ -97,7 +98,8 @@ def starlette_site(cache_root: Path, timeout: float = INSTALL_TIMEOUT) -> Path:
             timeout=timeout,
         )
 
-    return _cached(cache_root, f"starlette-{_digest(requirements)}", build) / "site"
+    python = f"py{sys.version_info[0]}{sys.version_info[1]}"
+    return _cached(cache_root, f"starlette-{python}-{_digest(requirements)}", build) / "site"
 
 
 def node_modules(cache_root: Path, timeout: float = INSTALL_TIMEOUT) -> Path:

@@ -8,6 +8,7 @@ class, then from the session loop, then from a fresh function loop.
 from __future__ import annotations
 
 import asyncio
+from importlib.metadata import version
 
 import pytest
 import websockets
@@ -15,6 +16,12 @@ import websockets
 from .helpers import fetch_json
 
 LOOPS: list[asyncio.AbstractEventLoop] = []
+
+# pytest-asyncio before 1.2 runs a test in the current event loop: the innermost scoped loop still set up.
+# When another module set up the session loop first (as the whole suite does), a session-scoped test here
+# runs in this module's loop (measured: 0.24 to 1.1 do, 1.2 does not). The mockserver must work there
+# too; only from 1.2 on is the loop sure to be another one.
+_LOOP_SCOPES_HONOURED = tuple(int(part) for part in version("pytest-asyncio").split(".")[:2]) >= (1, 2)
 
 
 async def use_everything(session, scaled) -> None:
@@ -63,7 +70,8 @@ class TestInAModuleLoop:
 @pytest.mark.asyncio(loop_scope="session")
 async def test_in_the_session_loop(session, scaled):
     loop = asyncio.get_running_loop()
-    assert all(loop is not seen for seen in LOOPS)
+    if _LOOP_SCOPES_HONOURED:
+        assert all(loop is not seen for seen in LOOPS)
     LOOPS.append(loop)
     await use_everything(session, scaled)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("coverage", minversion="7.10", reason="the test extra installs coverage>=7.10")
+pytest.importorskip("coverage", minversion="7.13", reason="the test extra installs coverage>=7.13")
 
 CHILD = """
 import signal, sys, time
