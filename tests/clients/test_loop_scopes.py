@@ -12,10 +12,15 @@ import gc
 import warnings
 
 import pytest
+import pytest_asyncio
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-LOOPS = []
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def module_loop() -> asyncio.AbstractEventLoop:
+    """The module's event loop, known in each xdist worker that runs a test of this module."""
+    return asyncio.get_running_loop()
 
 
 async def use_both_clients(websocket_client, service_client):
@@ -31,17 +36,16 @@ async def use_both_clients(websocket_client, service_client):
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
-async def test_first_test_in_a_module_loop(websocket_client, service_client):
+async def test_first_test_in_a_module_loop(websocket_client, service_client, module_loop):
     """Both clients work in a module-scoped loop and leave nothing running in it."""
-    LOOPS.append(asyncio.get_running_loop())
+    assert asyncio.get_running_loop() is module_loop
     await use_both_clients(websocket_client, service_client)
 
 
-async def test_second_test_in_the_same_module_loop(websocket_client, service_client):
+async def test_second_test_in_the_same_module_loop(websocket_client, service_client, module_loop):
     """A later test in the same module loop gets fresh, working clients."""
-    LOOPS.append(asyncio.get_running_loop())
+    assert asyncio.get_running_loop() is module_loop
     await use_both_clients(websocket_client, service_client)
-    assert len(LOOPS) == 2 and LOOPS[0] is LOOPS[1]
 
 
 @pytest.mark.asyncio(loop_scope="session")

@@ -11,6 +11,7 @@ import asyncio
 from importlib.metadata import version
 
 import pytest
+import pytest_asyncio
 import websockets
 
 from .helpers import fetch_json
@@ -55,16 +56,23 @@ async def use_everything(session, scaled) -> None:
     assert asyncio.all_tasks() == {asyncio.current_task()}
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def module_loop() -> asyncio.AbstractEventLoop:
+    """The module's event loop (a fixture, so each xdist worker that runs a test here knows it)."""
+    return asyncio.get_running_loop()
+
+
 @pytest.mark.asyncio(loop_scope="module")
 class TestInAModuleLoop:
-    async def test_first(self, session, scaled):
-        LOOPS.append(asyncio.get_running_loop())
+    async def test_first(self, session, scaled, module_loop):
+        assert asyncio.get_running_loop() is module_loop
+        LOOPS.append(module_loop)
         await use_everything(session, scaled)
 
-    async def test_second_shares_the_loop(self, session, scaled):
-        LOOPS.append(asyncio.get_running_loop())
+    async def test_second_shares_the_loop(self, session, scaled, module_loop):
+        assert asyncio.get_running_loop() is module_loop
+        LOOPS.append(module_loop)
         await use_everything(session, scaled)
-        assert LOOPS[0] is LOOPS[1]
 
 
 @pytest.mark.asyncio(loop_scope="session")
