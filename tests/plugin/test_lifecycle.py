@@ -306,19 +306,26 @@ def test_xdist_workers_each_start_their_own_service(project, tmp_path):
 
 
 def free_port_pair() -> int:
-    """Return a port N such that N and N+1 are both free right now."""
+    """Return a port N such that N and N+1 are both free right now, below the ephemeral range.
+
+    Not from ``bind(0)``: that gives an odd port N in the ephemeral range, and Linux hands the
+    even ports there, N+1 among them, to outgoing connections, so another test's client could
+    take N+1 before the second worker's service binds it.
+    """
+    import random
     import socket
 
-    for _ in range(50):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            if port >= 65535:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12000), max(1026, low - 2))
+        with socket.socket() as first, socket.socket() as second:
+            try:
+                first.bind(("127.0.0.1", port))
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
                 continue
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-                return port
+            return port
     raise RuntimeError("no two adjacent free ports found")
