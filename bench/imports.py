@@ -1,7 +1,7 @@
 """Benchmark 5: what loading the plugin costs a suite that uses none of its fixtures.
 
 - ``python -X importtime -c "import pytest_wsservice"``: the package on its own, and
-  ``import pytest`` then the plugin modules pytest loads (``pytest_wsservice.pytest_plugins``: what pytest pays on top of itself
+  ``import pytest`` then the plugin modules pytest loads (``pytest_wsservice.PLUGIN_MODULES``: what pytest pays on top of itself
   when the entry point loads the plugin), medians of several interpreter starts;
 - which heavy modules (websockets, aiohttp, yaml) loading the plugin drags in;
 - the wall of a trivial pytest run, with the plugin loaded by its entry point and with
@@ -84,7 +84,7 @@ def run(*, starts: int, rounds: int, trivial_tests: int = 50, log=print) -> Impo
     if not has_module("pytest_wsservice.plugin"):
         raise BenchError("pytest_wsservice.plugin is not importable yet")
     load_plugin = (
-        "import pytest\nimport pytest_wsservice\nfor name in pytest_wsservice.pytest_plugins:\n    __import__(name)\n"
+        "import pytest\nimport pytest_wsservice\nfor name in pytest_wsservice.PLUGIN_MODULES:\n    __import__(name)\n"
     )
     result = ImportResult()
     for _ in range(starts):

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from ..service.redact import Redactor
 
 from ..errors import ServiceStartError, WsServiceError
-from ..service.logquote import refer_to
 from .config import CONFIG_HOOKS_MARKER
 from .settings import worker_id
 from .state import LOG_START, REDACTOR, STATE, TRANSCRIPTS
@@ -37,6 +36,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         # A session fixture's error is raised again for every later test: quote it once.
         first = item.config.stash.setdefault(FIRST_REPORTS, {}).setdefault(id(error), (error, item.nodeid))[1]
         if first != item.nodeid:
+            from ..service.logquote import refer_to
+
             error = refer_to(error, first)
         report.longrepr = f"{type(error).__module__}.{type(error).__name__}: {error}"
     # A failed test's report shows the service's log lines written since the test began:

@@ -50,6 +50,8 @@ _WRITTEN = pytest.StashKey[int]()
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str], parser: pytest.Parser) -> None:
     """A bare ``--service-reuse`` followed by a path means ``=yes`` (its value is optional)."""
+    if _OPTION not in args[:-1]:
+        return  # the usual run: the engine's reuse module is not imported at all
     from ..service.reuse import MODES
 
     for index, arg in enumerate(args[:-1]):
@@ -58,13 +60,16 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str], 
 
 
 def _mode(config: pytest.Config) -> str:
+    value = config.getoption("service_reuse", None)
+    origin = _OPTION
+    if value is None:
+        value = config.getini("service_reuse")
+        origin = "service_reuse in the ini file"
+        if not value:
+            return "no"  # the usual run: the engine's reuse module is not imported
     from ..service.reuse import parse_reuse_mode
 
-    value = config.getoption("service_reuse", None)
-    if value is not None:
-        return parse_reuse_mode(str(value), _OPTION)
-    value = config.getini("service_reuse")
-    return parse_reuse_mode(str(value), "service_reuse in the ini file") if value else "no"
+    return parse_reuse_mode(str(value), origin)
 
 
 @pytest.hookimpl(tryfirst=True)

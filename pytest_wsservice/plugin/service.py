@@ -20,7 +20,6 @@ import pytest
 
 from ..errors import ServiceConfigError, ServiceExitedError, ServiceStartError
 from ..service import recipe
-from ..service.command import CommandTemplate
 from .config import CONFIG_HOOKS_MARKER, effective_config, is_ours, marker_hooks
 from .progress import describe_start, waiting_for_service
 from .settings import settings_of
@@ -214,6 +213,8 @@ def service_command(
     Override this to build the command in code (it is then used as it is, and not
     rendered again when the service moves to another port).
     """
+    from ..service.command import CommandTemplate
+
     settings = settings_of(pytestconfig)
     path = None if settings.configless else request.getfixturevalue("service_config_path_temp")
     template = CommandTemplate.for_settings(settings, service_tmpdir, service_tls)
@@ -253,6 +254,8 @@ def _wsservice_recipe(
     _wsservice_free_port: int | None,
 ) -> ServiceRecipe:
     """How the plugin starts the service (its inputs, gathered); internal."""
+    from ..service.command import CommandTemplate
+
     settings = settings_of(pytestconfig)
     if settings.configless:
         from ..service.configless import listener_config

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from ..service.hooks import make_control_secret
 from ..service.recipe import RawSetting, Settings, parse_settings
 
 __all__ = ["OPTIONS", "SETTINGS", "settings_of", "worker_id"]
@@ -148,6 +147,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before the other plugin modules' pytest_configure read it
 def pytest_configure(config: pytest.Config) -> None:
+    from ..service.hooks import make_control_secret
+
     raw = {}
     for name in [*(option[0] for option in OPTIONS), "service-tls"]:
         setting = _raw_setting(config, name)

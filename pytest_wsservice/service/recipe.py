@@ -16,7 +16,8 @@ Three things live here, and nothing else builds them:
   default fixture is one step, so a user can override any; the early start calls
   :func:`build_recipe`: both build the same recipe from the same settings.
 
-No pytest here; PyYAML, yarl and socket are imported only by the steps that need them.
+No pytest here; PyYAML, yarl, socket and :mod:`.command` are imported only by the steps
+that need them (a run that uses no fixture parses its options with this module alone).
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import ServiceConfigError
-from .command import CommandTemplate, EnvEntry, parse_env_entries, parse_ping, parse_yes_no, placeholder_names
 
 if TYPE_CHECKING:
     from yarl import URL
 
+    from .command import CommandTemplate, EnvEntry
     from .config import ConfigHook
     from .tls import TlsFiles
 
@@ -151,6 +152,8 @@ class Settings:
     @property
     def configless(self) -> bool:
         """No static config: a command without ``{config}``, and no ``--service-config``."""
+        from .command import placeholder_names
+
         return self.command is not None and self.config_path is None and "config" not in placeholder_names(self.command)
 
     def command_origin(self) -> str:
@@ -232,6 +235,8 @@ def parse_settings(
     """
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    if raw.keys() & {"service-env", "service-ping", "service-tls"}:  # only then: the lambdas below use them
+        from .command import parse_env_entries, parse_ping, parse_yes_no
     parsers: dict[str, tuple[str, Callable[[RawSetting], Any]]] = {
         "service-config": ("config_path", RawSetting.path),
         "service-config-vars": ("config_vars_path", RawSetting.path),
@@ -241,16 +246,10 @@ def parse_settings(
         "service-ping": ("ping_path", lambda r: parse_ping(r.value, r.origin)),
         "service-tls": ("tls", lambda r: parse_yes_no(r.value, r.origin)),
         "service-port": ("port", lambda r: _parse_port(r, worker_id)),
-        "service-start-timeout": (
-            "start_timeout",
-            lambda r: _number(r, float, _TIMEOUT_WHAT, 0.001, MAX_TIMEOUT),
-        ),
+        "service-start-timeout": ("start_timeout", lambda r: _number(r, float, _TIMEOUT_WHAT, 0.001, MAX_TIMEOUT)),
         "service-log-level": ("log_level", _parse_log_level),
         "service-logs-file": ("logs_file", RawSetting.path),
-        "websocket-timeout": (
-            "websocket_timeout",
-            lambda r: _number(r, float, _TIMEOUT_WHAT, 0.001, MAX_TIMEOUT),
-        ),
+        "websocket-timeout": ("websocket_timeout", lambda r: _number(r, float, _TIMEOUT_WHAT, 0.001, MAX_TIMEOUT)),
         "service-url": ("service_url", lambda r: r.value),
         "service-reuse": ("reuse", lambda r: _reuse_mode(r.value, r.origin)),
         "service-reuse-idle": ("reuse_idle", lambda r: _number(r, float, _IDLE_WHAT, 0.1, 604800)),
@@ -463,6 +462,7 @@ def build_recipe(
     Raises:
         ServiceConfigError: An option, the config, its vars or a hook is wrong.
     """
+    from .command import CommandTemplate
     from .config import describe_hook, listener_address, write_service_config
     from .configless import listener_config, session_tls
     from .handle import build_base_url

@@ -42,7 +42,7 @@ def test_pytest_plugins_and_entry_point_side_by_side(fresh):
             manager = request.config.pluginmanager
             import importlib
             import pytest_wsservice
-            for module_name in pytest_wsservice.pytest_plugins:
+            for module_name in pytest_wsservice.PLUGIN_MODULES:
                 module = importlib.import_module(module_name)
                 names = [name for name, plugin in manager.list_name_plugin() if plugin is module]
                 assert names == [module_name]
@@ -61,19 +61,43 @@ def test_pytest_plugins_without_entry_point(fresh, monkeypatch):
 
 
 def test_unused_plugin_imports_nothing_heavy(fresh):
-    """A run that uses none of the plugin's fixtures does not import PyYAML, yarl, websockets or aiohttp."""
+    """A run that uses none of the plugin's fixtures does not import PyYAML, yarl, websockets or aiohttp, nor
+    the engine modules that only starting, keeping or quoting a service needs (its load cost, issue 14)."""
     fresh.makepyfile(
         test_websocket="""
         import sys
 
+        import pytest_wsservice
+
         def test_nothing_heavy():
-            assert "pytest_wsservice.plugin" in sys.modules
-            assert "pytest_wsservice.plugin.service" in sys.modules
+            assert set(pytest_wsservice.PLUGIN_MODULES) <= set(sys.modules)
             heavy = {"yaml", "yarl", "websockets", "aiohttp"} & set(sys.modules)
-            assert not heavy
+            assert not heavy, heavy
+            engine = {
+                f"pytest_wsservice.service.{name}"
+                for name in ("command", "reuse", "procfs", "descendants", "logquote", "session", "process", "config")
+            }
+            assert not engine & set(sys.modules), sorted(engine & set(sys.modules))
         """
     )
-    fresh.runpytest_subprocess().assert_outcomes(passed=1)
+    fresh.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_each_plugin_module_is_registered_under_its_name(fresh):
+    """The plugin's modules are registered as ``pytest_plugins`` would, under their module names, so that
+    ``-p no:pytest_wsservice.plugin.<module>`` blocks one of them."""
+    fresh.makepyfile(
+        test_names="""
+        import pytest_wsservice
+
+        def test_names(request):
+            manager = request.config.pluginmanager
+            registered = [name for name in pytest_wsservice.PLUGIN_MODULES if manager.get_plugin(name) is not None]
+            assert registered == [n for n in pytest_wsservice.PLUGIN_MODULES if not n.endswith(".asyncio_hint")]
+        """
+    )
+    result = fresh.runpytest_subprocess("-p", "no:pytest_wsservice.plugin.asyncio_hint", "test_names.py")
+    result.assert_outcomes(passed=1)
 
 
 def test_every_public_name_resolves_and_only_on_use(pytester):
