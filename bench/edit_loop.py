@@ -28,6 +28,7 @@ import dataclasses
 import datetime
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: python bench/edit_loop.py
@@ -117,7 +118,54 @@ def table(walls: dict[str, list[float]], cpus: dict[str, list[float]]) -> list[s
     return lines
 
 
-def section(lines: list[str], *, rounds: int, machine: str, commands: str, argv: list[str]) -> str:
+def plot(walls: dict[str, list[float]], width: int = 60) -> list[str]:
+    """A text strip chart: each round's wall over the floor's in the same round, per variant.
+
+    ``o`` is a round (``O`` two or more on one column), ``#`` the median, ``|`` the target.
+    """
+    ratios = {
+        label: [t / b for t, b in zip(values, walls["floor"], strict=False)]
+        for label, values in walls.items()
+        if label != "floor"
+    }
+    if not ratios:
+        return []
+    low = min(0.8, *(min(r) for r in ratios.values()))
+    high = max(3.0, *(max(r) for r in ratios.values()))
+    step = (high - low) / (width - 1)
+
+    def column(value: float) -> int:
+        return min(width - 1, max(0, round((value - low) / step)))
+
+    name_width = max(len(label) for label in ratios)
+    axis = [" "] * width
+    ticks = [t / 2 for t in range(int(low * 2) + 1, int(high * 2) + 1)]
+    for tick in ticks:
+        label = f"{tick:g}"
+        start = column(tick)
+        if start + len(label) <= width and all(c == " " for c in axis[max(0, start - 1) : start + len(label)]):
+            axis[start : start + len(label)] = label
+    lines = [
+        "wall ÷ the floor's wall in the same round: o a round (O several), # the median, | the target",
+        "",
+        " " * (name_width + 2) + "".join(axis).rstrip(),
+    ]
+    for label, values in ratios.items():
+        row = [" "] * width
+        target = TARGETS.get(label)
+        if target is not None:
+            row[column(target)] = "|"
+        for value in values:
+            index = column(value)
+            row[index] = "O" if row[index] in ("o", "O") else "o"
+        row[column(median(values))] = "#"
+        lines.append(f"{label.ljust(name_width)}  {''.join(row).rstrip()}")
+    return lines
+
+
+def section(
+    lines: list[str], *, rounds: int, machine: str, commands: str, argv: list[str], plot_lines: Sequence[str] = ()
+) -> str:
     command = " ".join(["python -m bench.edit_loop", *argv]).strip()
     return "\n".join(
         [
@@ -135,6 +183,10 @@ def section(lines: list[str], *, rounds: int, machine: str, commands: str, argv:
             "```",
             "",
             *lines,
+            "",
+            "```text",
+            *plot_lines,
+            "```",
             "",
             "The pytest commands, each run in its suite's directory (`--keep` keeps them):",
             "",
@@ -168,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     walls, cpus, machine, commands = measure(args.rounds, args.reuse, args.keep, before)
     lines = table(walls, cpus)
     shown = [a for a in (argv if argv is not None else sys.argv[1:]) if a not in ("--no-docs", "--keep")]
-    text = section(lines, rounds=args.rounds, machine=machine, commands=commands, argv=shown)
+    text = section(lines, rounds=args.rounds, machine=machine, commands=commands, argv=shown, plot_lines=plot(walls))
     print(text)
     if not args.no_docs:
         write_section(text)
