@@ -37,7 +37,7 @@ if __package__ in (None, ""):  # run as a script: python bench/edit_loop.py
 
 from bench.common import REPO, child_env, machine_summary, median, run_pytest, temp_dir
 from bench.overhead import Variant, interleave, ratio
-from bench.suites import write_suite
+from bench.suites import Suite, write_suite
 
 DOC = REPO / "docs" / "performance.md"
 BEGIN = "<!-- edit-loop:begin -->"
@@ -45,10 +45,32 @@ END = "<!-- edit-loop:end -->"
 TARGETS = {"default": 1.5, "reuse": 1.15}
 
 
-def _variants(root: Path, reuse: bool, before: Path | None = None) -> list[Variant]:
+#: What an echo test needs that the floor does not: the client libraries, imported by a test.
+_LIBS_IMPORT = "import websockets.asyncio.client  # noqa: F401\nimport yaml  # noqa: F401\nimport yarl  # noqa: F401\n"
+
+
+def _part_variants(root: Path, floor: Suite) -> list[Variant]:
+    """``--parts``: where a reused run's cost over the floor goes, by adding one thing at a time."""
+    plugin = dataclasses.replace(floor, args=tuple(a for a in floor.args if a not in ("-p", "no:pytest_wsservice")))
+    if len(plugin.args) != len(floor.args) - 2:  # the floor blocks the plugin with one "-p no:..." pair
+        raise RuntimeError(f"the floor's arguments changed: {floor.args}")
+    libs = write_suite("floor-async", 1, root / "floor-libs")
+    for module in libs.path.glob("test_*.py"):
+        module.write_text(_LIBS_IMPORT + module.read_text())
+    libs_plugin = dataclasses.replace(libs, args=plugin.args)
+    return [
+        Variant("plugin, no fixture", plugin),
+        Variant("libraries, no plugin", libs),
+        Variant("libraries + plugin", libs_plugin),
+    ]
+
+
+def _variants(root: Path, reuse: bool, before: Path | None = None, parts: bool = False) -> list[Variant]:
     floor = write_suite("floor-async", 1, root / "floor")
     echo = write_suite("wsservice", 1, root / "echo")
     variants = [Variant("floor", floor), Variant("default", echo)]
+    if parts:
+        variants += _part_variants(root, floor)
     if before is not None:
         old = write_suite("wsservice", 1, root / "echo-before")
         old = dataclasses.replace(old, env={**old.env, "PYTHONPATH": str(before)})
@@ -66,12 +88,12 @@ def _stop_kept(variant: Variant) -> None:
 
 
 def measure(
-    rounds: int, reuse: bool, keep: bool, before: Path | None = None
+    rounds: int, reuse: bool, keep: bool, before: Path | None = None, parts: bool = False
 ) -> tuple[dict[str, list[float]], dict[str, list[float]], str, str]:
     """Run the interleaved rounds; the walls, the CPU times, the machine line and a command."""
     machine = machine_summary()
     with temp_dir("edit-loop", keep=keep) as root:
-        variants = _variants(root, reuse, before)
+        variants = _variants(root, reuse, before, parts)
         try:
             timings = interleave(variants, rounds)
         finally:
@@ -213,11 +235,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--no-reuse", dest="reuse", action="store_false", help="leave out the --service-reuse variant")
     parser.add_argument("--before", type=Path, help="a checkout whose plugin to compare, on PYTHONPATH")
+    parser.add_argument(
+        "--parts",
+        action="store_true",
+        help="add the floor with the plugin loaded, with the client libraries imported, and with both",
+    )
     parser.add_argument("--no-docs", action="store_true", help="print only; do not rewrite docs/performance.md")
     parser.add_argument("--keep", action="store_true", help="keep the generated suites")
     args = parser.parse_args(argv)
     before = args.before.resolve() if args.before is not None else None
-    walls, cpus, machine, commands = measure(args.rounds, args.reuse, args.keep, before)
+    walls, cpus, machine, commands = measure(args.rounds, args.reuse, args.keep, before, args.parts)
     lines = table(walls, cpus)
     shown = [a for a in (argv if argv is not None else sys.argv[1:]) if a not in ("--no-docs", "--keep")]
     text = section(lines, rounds=args.rounds, machine=machine, commands=commands, argv=shown, plot_lines=plot(walls))
