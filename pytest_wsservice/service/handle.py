@@ -9,7 +9,8 @@ costs nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
     from .tls import TlsFiles
 
-__all__ = ["ServiceHandle", "base_text", "build_base_url", "parse_service_url"]
+__all__ = ["ServiceHandle", "base_text", "build_base_url", "parse_service_url", "ready_handle"]
 
 #: What a ``--service-url`` scheme means for the base URL the clients use.
 _SCHEMES = {"http": "http", "ws": "http", "https": "https", "wss": "https"}
@@ -53,6 +54,34 @@ class ServiceHandle:
     command: tuple[str, ...] = field(default=())
     config: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     tls: TlsFiles | None = field(default=None, repr=False)
+
+
+def ready_handle(
+    pid: int,
+    command: Sequence[str],
+    log_path: Path,
+    host: str,
+    port: int,
+    base_url: URL | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    config: Mapping[str, Any] | None = None,
+    tls: TlsFiles | None = None,
+) -> ServiceHandle:
+    """The handle of a service that the plugin started (or adopted) and that is ready on ``host:port``.
+
+    Without ``base_url``, it is ``http://HOST:PORT/``, or ``https://`` when the service serves ``tls``.
+    """
+    return ServiceHandle(
+        pid=pid,
+        host=host,
+        port=port,
+        base_url=base_url or build_base_url(host, port, scheme="https" if tls else "http"),
+        log_path=log_path,
+        config_path=Path(config_path) if config_path is not None else None,
+        command=tuple(command),
+        config=config,
+        tls=tls,
+    )
 
 
 def build_base_url(host: str, port: int, *, scheme: str = "http", path: str = "/") -> URL:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ServiceStartError
 from .exits import StopResult
 from .failures import start_failure
-from .handle import ServiceHandle, build_base_url
+from .handle import ServiceHandle, ready_handle
 from .logfile import TAIL_LINES, read_log_tail
 from .ports import listener_holder
 from .procfs import process_session, process_state
@@ -127,16 +127,8 @@ class KeptProcess:
         config: Mapping[str, Any] | None = None,
         tls: TlsFiles | None = None,
     ) -> ServiceHandle:
-        self._handle = ServiceHandle(
-            pid=self.pid,
-            host=host,
-            port=port,
-            base_url=base_url or build_base_url(host, port, scheme="https" if tls else "http"),
-            log_path=self.log_path,
-            config_path=Path(config_path) if config_path is not None else None,
-            command=self.command,
-            config=config,
-            tls=tls,
+        self._handle = ready_handle(
+            self.pid, self.command, self.log_path, host, port, base_url, config_path, config, tls
         )
         return self._handle
 

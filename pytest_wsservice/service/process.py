@@ -40,7 +40,7 @@ from .descendants import MARK_VARIABLE, carries_mark, kill_marked, new_mark
 from .exits import StopResult, describe_returncode
 from .failures import start_failure
 from .guard import OrphanGuard, parent_death_signal
-from .handle import ServiceHandle, build_base_url
+from .handle import ServiceHandle, ready_handle
 from .logfile import TAIL_LINES, read_log_tail
 from .logwrite import open_service_log
 from .ports import listener_holder
@@ -322,16 +322,8 @@ class ServiceProcess:
         tls: TlsFiles | None = None,
     ) -> ServiceHandle:
         """Record that the service is ready on ``host:port``: builds :attr:`handle`."""
-        self._handle = ServiceHandle(
-            pid=self.pid,
-            host=host,
-            port=port,
-            base_url=base_url or build_base_url(host, port, scheme="https" if tls else "http"),
-            log_path=self.log_path,
-            config_path=Path(config_path) if config_path is not None else None,
-            command=self.command,
-            config=config,
-            tls=tls,
+        self._handle = ready_handle(
+            self.pid, self.command, self.log_path, host, port, base_url, config_path, config, tls
         )
         return self._handle
 
