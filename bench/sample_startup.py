@@ -11,7 +11,9 @@ a fresh interpreter with ``DIR`` first on its path. A run starts the clock just 
 ``Popen``, polls ``GET /ping`` over a fresh TCP connection every millisecond, and stops it
 at the first ``200``. Printed per tree: the median and quartiles of spawn-to-ready, the
 median wall time of ``python -m sample_service --help``, and the import time
-(``-X importtime``, sum of the top-level imports) of ``--help`` and of a full start.
+(``-X importtime``, sum of the top-level imports) of ``--help`` and of a full start, the
+CPU used by the time it is ready, and how long it takes to exit after SIGTERM (sent once it
+is ready, with no connection open).
 """
 
 from __future__ import annotations
@@ -82,8 +84,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def spawn_to_ready(tree: Path, directory: Path, extra: list[str] | None = None) -> tuple[float, float, bytes]:
-    """Seconds from just before ``Popen`` to the first 200 on ``/ping``, CPU seconds used by then, and stderr.
+def spawn_to_ready(tree: Path, directory: Path, extra: list[str] | None = None) -> tuple[float, float, bytes, float]:
+    """Seconds from just before ``Popen`` to the first 200 on ``/ping``, CPU seconds used by
+    then, stderr, and seconds from SIGTERM (sent once ready) to the process reaped.
 
     The CPU figure hardly depends on what else the machine runs; the wall figure does.
     """
@@ -105,9 +108,11 @@ def spawn_to_ready(tree: Path, directory: Path, extra: list[str] | None = None) 
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(proc.pid)
     finally:
+        stopping = time.perf_counter()
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=DEADLINE)
-    return elapsed, cpu, stderr
+        stopped = time.perf_counter() - stopping
+    return elapsed, cpu, stderr, stopped
 
 
 def import_total(stderr: bytes) -> float:
@@ -145,24 +150,26 @@ def main() -> int:
     helps: dict[str, list[float]] = {label: [] for label in trees}
     help_imports: dict[str, list[float]] = {label: [] for label in trees}
     start_imports: dict[str, list[float]] = {label: [] for label in trees}
+    exits: dict[str, list[float]] = {label: [] for label in trees}
     with tempfile.TemporaryDirectory(prefix="sample-startup-") as tmp:
         for round_no in range(args.runs + 1):
             for label, tree in trees.items():
-                elapsed, cpu, _ = spawn_to_ready(tree, Path(tmp))
+                elapsed, cpu, _, stopped = spawn_to_ready(tree, Path(tmp))
                 wall, _ = help_run(tree, importtime=False)
                 _, imports = help_run(tree, importtime=True)
-                _, _, stderr = spawn_to_ready(tree, Path(tmp), ["-X", "importtime"])
+                _, _, stderr, _ = spawn_to_ready(tree, Path(tmp), ["-X", "importtime"])
                 if round_no == 0:
                     continue  # warm-up
                 ready[label].append(elapsed)
                 cpus[label].append(cpu)
+                exits[label].append(stopped)
                 helps[label].append(wall)
                 help_imports[label].append(imports)
                 start_imports[label].append(import_total(stderr))
     print(f"{args.runs} interleaved runs each (python {sys.version.split()[0]})")
     print(
         f"{'tree':<10} {'spawn->/ping 200 median':>24} {'q1..q3':>17} {'--help wall':>12} "
-        f"{'--help imports':>15} {'start imports':>14} {'CPU to ready':>13}"
+        f"{'--help imports':>15} {'start imports':>14} {'CPU to ready':>13} {'SIGTERM->exit':>14}"
     )
     for label in trees:
         q1, _, q3 = statistics.quantiles(ready[label], n=4)
@@ -171,6 +178,7 @@ def main() -> int:
             f" {statistics.median(helps[label]) * 1000:>9.1f} ms {statistics.median(help_imports[label]):>12.1f} ms"
             f" {statistics.median(start_imports[label]):>11.1f} ms"
             f" {statistics.median(cpus[label]) * 1000:>10.0f} ms"
+            f" {statistics.median(exits[label]) * 1000:>11.1f} ms"
         )
     return 0
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..service import recipe
+from .clients import import_clients_for
 from .config import PLUGIN_PACKAGE, REGISTRY, NotAList, resolve_hook
 from .reuse import kept_start, reuse_active
 from .settings import settings_of
@@ -201,10 +202,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if state is None:
         return
     state.early_on_first_item = False
-    if state.early is not None and not any(_needs_service(item) for item in session.items):
+    if state.early is None:
+        return
+    first = next((item for item in session.items if _needs_service(item)), None)
+    if first is None:
         state.discard_early(recipe.DEFAULT_STOP_TIMEOUT)  # nothing collected needs it: stop it now
         if state.services is None:
             state.restore_sigterm()
+        return
+    # The service is starting: import meanwhile the clients that the first test using it needs.
+    import_clients_for(getattr(first, "fixturenames", ()))
 
 
 def _needs_service(item: pytest.Item) -> bool:

@@ -21,10 +21,24 @@ from collections.abc import Callable
 
 from .tempdirs import make_private_dir
 
-__all__ = ["ATTEMPT_TIMEOUT", "FIRST_INTERVAL", "MAX_INTERVAL", "NotifySocket", "Probe"]
+__all__ = [
+    "ATTEMPT_TIMEOUT",
+    "EARLY_MAX_INTERVAL",
+    "EARLY_PERIOD",
+    "FIRST_INTERVAL",
+    "MAX_INTERVAL",
+    "NotifySocket",
+    "Probe",
+]
 
-#: First and longest pause between two probe attempts, in seconds.
+#: First and longest pause between two probe attempts, in seconds. The pause doubles after
+#: each failed attempt, up to ``EARLY_MAX_INTERVAL`` during the first ``EARLY_PERIOD`` seconds
+#: of probing (a service that starts in a few hundred ms is seen ready within 10 ms of it; an
+#: attempt on a port nobody listens on costs a refused connect, some 50 µs), then up to
+#: ``MAX_INTERVAL``.
 FIRST_INTERVAL = 0.002
+EARLY_MAX_INTERVAL = 0.01
+EARLY_PERIOD = 2.0
 MAX_INTERVAL = 0.05
 #: One probe attempt (connect, request, status line) may take this long, in seconds.
 ATTEMPT_TIMEOUT = 1.0
@@ -174,6 +188,7 @@ class Probe:
         self.last_result = "not tried yet"
         self._family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._interval = FIRST_INTERVAL
+        self._first_attempt: float | None = None
         self._next_attempt = 0.0
         self._attempt_started = 0.0
         self._attempt_deadline = 0.0
@@ -377,7 +392,10 @@ class Probe:
     def _retry_later(self, now: float, reason: str) -> None:
         self.last_result = reason
         self._next_attempt = now + self._interval
-        self._interval = min(self._interval * 2, MAX_INTERVAL)
+        if self._first_attempt is None:
+            self._first_attempt = now
+        early = now - self._first_attempt < EARLY_PERIOD
+        self._interval = min(self._interval * 2, EARLY_MAX_INTERVAL if early else MAX_INTERVAL)
 
     def _close(self) -> None:
         if self._sock is not None:

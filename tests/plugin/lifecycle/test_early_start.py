@@ -245,3 +245,36 @@ def test_xdist_controller_does_not_start_a_service(early_project: pytest.Pyteste
     result.assert_outcomes(passed=2)
     assert recorded(early_project, "controller_children") == []
     assert not services_of(early_project.path)
+
+
+CLIENT_IMPORTS_AT_SETUP = """
+import sys
+
+import pytest
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    record("clients_at_setup", sorted(name for name in ("pytest_wsservice.clients.websocket", "pytest_wsservice.clients.http") if name in sys.modules))
+"""
+
+
+@pytest.mark.parametrize(
+    ("fixture", "early", "expected"),
+    [
+        ("websocket_client", "yes", ["pytest_wsservice.clients.websocket"]),
+        ("service_client", "yes", ["pytest_wsservice.clients.http"]),
+        ("websocket_client", "no", []),
+    ],
+    ids=["websocket-client", "service-client", "no-early-start"],
+)
+def test_the_first_tests_clients_are_imported_while_the_service_starts(
+    early_project: pytest.Pytester, fixture: str, early: str, expected: list[str]
+) -> None:
+    """After collection, while the early-started service starts, the plugin imports the client
+    modules the first test needs (websockets, aiohttp): they are loaded before its setup begins
+    to wait for the service, not after. Without an early start nothing is imported ahead."""
+    early_project.makeconftest(CONFTEST + FIND_SERVICES + CLIENT_IMPORTS_AT_SETUP)
+    early_project.makepyfile(test_c=f"def test_it({fixture}):\n    assert {fixture} is not None\n")
+    result = early_project.runpytest_subprocess(f"--service-early-start={early}")
+    result.assert_outcomes(passed=1)
+    assert recorded(early_project, "clients_at_setup") == expected
