@@ -169,7 +169,7 @@ async def test_plain_get_on_chat_is_400(service_client):
     """A plain HTTP GET on /chat, without the upgrade, gets 400 and the body 'Not a websocket request'."""
     response = await service_client.get("/chat")
     assert response.status == 400
-    assert await response.text() == "Not a websocket request"
+    assert response.text == "Not a websocket request"
 
 
 async def test_ping_handler_answers_200(service_client):

@@ -27,7 +27,7 @@ def secret_headers(service_client, **extra):
 async def control(service_client, body, headers=None):
     headers = secret_headers(service_client, **(headers or {}))
     response = await service_client.post("/tests/control", json=body, headers=headers)
-    return response.status, await response.json()
+    return response.status, response.json()
 
 
 async def test_get_and_empty_post_return_the_current_values(service_client):
@@ -35,7 +35,7 @@ async def test_get_and_empty_post_return_the_current_values(service_client):
     fallback = json.loads((sample_dir() / "dynamic_config_fallback.json").read_text())
     response = await service_client.get("/tests/control", headers=secret_headers(service_client))
     assert response.status == 200
-    values = (await response.json())["dynamic_config"]
+    values = response.json()["dynamic_config"]
     assert values == fallback
     assert await control(service_client, {}) == (200, {"dynamic_config": values})
 
@@ -116,7 +116,7 @@ async def test_bad_request_is_refused_and_changes_nothing(service_client, body, 
     data = body if isinstance(body, str) else json.dumps(body)
     response = await service_client.post("/tests/control", data=data, headers=secret_headers(service_client))
     assert response.status == 400
-    assert (await response.json())["error"].startswith(error)
+    assert response.json()["error"].startswith(error)
     assert (await control(service_client, {}))[1] == before
 
 
