@@ -93,11 +93,16 @@ def test_cpython_3_13_0_is_warned_about(tutorial: pytest.Pytester, monkeypatch: 
     result.stdout.fnmatch_lines(["*CPython 3.13.0 can crash*python/cpython#125723*Use Python 3.13.1 or newer*"])
 
 
-def test_without_pytest_asyncio_one_error_names_the_cause(pytester: pytest.Pytester) -> None:
+def test_without_pytest_asyncio_one_error_names_the_cause(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """-p no:asyncio: one usage error naming pytest-asyncio and the tests, and no service is started."""
     pytester.makeini("[pytest]\n")
     pytester.makeconftest("pytest_plugins = ['pytest_wsservice']\n")
     pytester.makepyfile(test_echo=TUTORIAL_TEST)
+    # No other installed plugin: one that needs pytest-asyncio (pytest-aiohttp, which the bench
+    # extras install) fails pytest's start by itself without it, before this plugin can say why.
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
