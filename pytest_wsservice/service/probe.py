@@ -188,7 +188,7 @@ class Probe:
         self.last_result = "not tried yet"
         self._family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._interval = FIRST_INTERVAL
-        self._first_attempt: float | None = None
+        self._probing_since: float | None = None  # the first failed attempt
         self._next_attempt = 0.0
         self._attempt_started = 0.0
         self._attempt_deadline = 0.0
@@ -392,9 +392,9 @@ class Probe:
     def _retry_later(self, now: float, reason: str) -> None:
         self.last_result = reason
         self._next_attempt = now + self._interval
-        if self._first_attempt is None:
-            self._first_attempt = now
-        early = now - self._first_attempt < EARLY_PERIOD
+        if self._probing_since is None:
+            self._probing_since = now
+        early = now - self._probing_since < EARLY_PERIOD
         self._interval = min(self._interval * 2, EARLY_MAX_INTERVAL if early else MAX_INTERVAL)
 
     def _close(self) -> None:
