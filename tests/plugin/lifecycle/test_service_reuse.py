@@ -179,13 +179,19 @@ def test_stop_stops_the_kept_service_and_exits(kept: Kept) -> None:
     again.stdout.fnmatch_lines(["pytest-wsservice: no kept service for *."])
 
 
-def test_killed_kept_service_and_keeper_start_afresh(kept: Kept, scaled: Callable[[float], float]) -> None:
-    """Both killed at once (SIGKILL): the state file is stale; the next run says so and starts a new one."""
+def _kept_then_both_killed(kept: Kept, scaled: Callable[[float], float]) -> dict[str, object]:
+    """Keep a service, then SIGKILL its keeper and its group at once; return the stale state."""
     kept.run("--service-reuse").assert_outcomes(passed=1)
     old = kept.state()
     os.kill(int(old["keeper_pid"]), signal.SIGKILL)  # type: ignore[call-overload]
     os.killpg(int(old["service_pid"]), signal.SIGKILL)  # type: ignore[call-overload]
     assert wait_gone([int(old["service_pid"])], scaled(10)) == []  # type: ignore[call-overload]
+    return old
+
+
+def test_killed_kept_service_and_keeper_start_afresh(kept: Kept, scaled: Callable[[float], float]) -> None:
+    """Both killed at once (SIGKILL): the state file is stale; the next run says so and starts a new one."""
+    old = _kept_then_both_killed(kept, scaled)
     fresh = kept.run("--service-reuse")
     fresh.assert_outcomes(passed=1)
     fresh.stdout.fnmatch_lines(
@@ -212,11 +218,7 @@ def test_killed_kept_service_is_noticed_by_its_keeper(kept: Kept, scaled: Callab
 
 
 def test_port_taken_meanwhile_moves_to_another_port(kept: Kept, scaled: Callable[[float], float]) -> None:
-    kept.run("--service-reuse").assert_outcomes(passed=1)
-    old = kept.state()
-    os.kill(int(old["keeper_pid"]), signal.SIGKILL)  # type: ignore[call-overload]
-    os.killpg(int(old["service_pid"]), signal.SIGKILL)  # type: ignore[call-overload]
-    assert wait_gone([int(old["service_pid"])], scaled(10)) == []  # type: ignore[call-overload]
+    old = _kept_then_both_killed(kept, scaled)
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", int(old["port"])))  # type: ignore[call-overload]
