@@ -22,9 +22,20 @@ EXIT_CANNOT_LISTEN = 1
 EXIT_BAD_CONFIG = 2
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help layout, except that a word longer than a line (the bundled config's
+    path, in a deep checkout) stays whole on a line of its own instead of being cut in two."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_long_words=False, break_on_hyphens=False)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m sample_service",
+        formatter_class=_HelpFormatter,
         description=(
             "The sample WebSocket echo service: echoes every message on the websocket-handler "
             "path (/chat) and answers GET on the handler-ping path (/ping). SIGTERM or SIGINT "

@@ -34,10 +34,13 @@ from tests.sample_service.sample_helpers import (
 COMPONENTS = "components_manager.components"
 
 
-def run_service(args: list[str], timeout: float, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_service(
+    args: list[str], timeout: float, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "sample_service", *args],
         cwd=cwd,
+        env={**os.environ, **env} if env else None,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -296,6 +299,18 @@ def test_help_explains_both_options(tmp_path, scaled):
     assert re.search(r"-c( PATH)?, --config PATH", result.stdout), result.stdout
     assert "--config-vars PATH" in result.stdout
     assert "static_config.yaml" in result.stdout
+
+
+@pytest.mark.parametrize("columns", ["40", "80", "200"])
+def test_help_never_cuts_the_default_config_path(tmp_path, scaled, columns):
+    """The bundled config's path appears whole in --help at any terminal width, however deep the checkout
+    (argparse alone cut it in two when it was longer than a help line, and a CI clone in a long temp dir
+    failed the test above)."""
+    from sample_service.config import DEFAULT_CONFIG_PATH
+
+    result = run_service(["--help"], scaled(20), tmp_path, env={"COLUMNS": columns})
+    assert result.returncode == 0
+    assert str(DEFAULT_CONFIG_PATH) in result.stdout, result.stdout
 
 
 def test_without_arguments_uses_bundled_config(tmp_path, scaled):
