@@ -39,7 +39,10 @@ def test_strict_mode_failures_carry_the_hint(project):
     the ini lines; the coroutine test that uses our fixtures is marked by the plugin and passes. (Before pytest
     8.4, pytest skips the unmarked coroutine test with a warning instead: only the fixture's test has the hint.)"""
     project.makepyfile(test_userver_style=USERVER_STYLE)
-    result = project.runpytest_inprocess()
+    # In a subprocess: where the test is handed the fixture's coroutine object (pytest 8.2,
+    # pytest-asyncio 0.24), that coroutine is never awaited, and in-process its RuntimeWarning
+    # would surface in whichever outer test the garbage collector happens to run in.
+    result = project.runpytest_subprocess()
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed") == 1, outcomes
     # The test of the async fixture is an error at setup where pytest (9) or pytest-asyncio (1.0) rejects the
